@@ -1,0 +1,98 @@
+"""The advisor: a knowledge base compiled into a durable_rules ruleset, evaluated on answers.
+
+`Advisor.recommend(answers)` is the whole decision: ranking, reasons, caveats, next question and
+what would change it. Slack, the terminal and the CLI all call this and nothing else decides.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from functools import lru_cache
+
+from knowledge import loader
+from knowledge.models import KnowledgeBase
+from rules.answers import Answers, validate_answers
+from rules.compile import caveat_id, compile_rules
+from rules.engine import Firing, Ruleset, unique_name
+from rules.evaluation import Evaluation
+from rules.selection import Selection, Selector
+from rules.whatif import integer_regions, what_would_change
+
+_CACHE_SIZE = 4096
+
+
+class Advisor:
+    """Evaluates answer sets against one knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.version = kb.version
+        self.ruleset = Ruleset(unique_name(f"advisor_{kb.version}"), compile_rules(kb))
+        self.rules = {r.id: r for r in kb.rules}
+        self.addons = {caveat_id(p.framework, a): (p.framework, a) for p in kb.profiles for a in p.addons}
+        self.selector = Selector(kb)
+        self.regions = {q.id: integer_regions(kb, q) for q in kb.questions if q.type == "integer"}
+        # Bounded, so 100,000 distinct consultations keep memory flat.
+        self._firings: OrderedDict[tuple, list[Firing]] = OrderedDict()
+
+    def validate(self, raw: dict) -> Answers:
+        """Canonical answers from raw JSON-like data (AnswerError when invalid)."""
+        return validate_answers(self.kb, raw)
+
+    def facts_for(self, answers: Answers) -> list[dict]:
+        """The engine facts for an answer set."""
+        return [{"t": "a", "q": q, "v": v} for q, v in answers.items()]
+
+    def _run(self, answers: Answers) -> list[Firing]:
+        key = tuple(sorted(answers.items()))
+        hit = self._firings.get(key)
+        if hit is not None:
+            self._firings.move_to_end(key)
+            return hit
+        firings = self.ruleset.run(self.facts_for(answers))
+        self._firings[key] = firings
+        if len(self._firings) > _CACHE_SIZE:
+            self._firings.popitem(last=False)
+        return firings
+
+    def evaluate(self, answers: Answers) -> Evaluation:
+        """Run the rules on (already validated) answers."""
+        s = self.kb.settings
+        return Evaluation(self.kb, dict(answers), self._run(answers), self.rules, self.addons,
+                          s.min_confidence, s.min_lead)
+
+    def select(self, ev: Evaluation) -> Selection:
+        """Which question next, or whether enough is known."""
+        return self.selector.select(ev)
+
+    def outcome(self, answers: Answers) -> str | None:
+        """Only the recommendation for an answer set (what `what_would_change` compares)."""
+        return self.evaluate(answers).recommendation
+
+    def changes(self, ev: Evaluation) -> list[dict]:
+        """Every single answer change that would change the recommendation."""
+        return what_would_change(self.kb, ev.answers, ev.recommendation, self.outcome, self.regions)
+
+    def recommend(self, answers: Answers, *, with_changes: bool = True) -> dict:
+        """The full, explained recommendation as JSON-ready data (the CLI's output contract)."""
+        ev = self.evaluate(answers)
+        sel = self.select(ev)
+        return {
+            "recommendation": ev.recommendation,
+            "ranking": [{"framework": s.framework, "score": round(s.cf, 4), "confidence": round(s.confidence, 4)}
+                        for s in ev.ranking],
+            "reasons": ev.reasons(),
+            "caveats": ev.caveats(ev.recommendation),
+            "derived": ev.derivations(),
+            "skipped": dict(sorted(ev.skipped.items())),
+            "next_question": sel.next_question,
+            "done": sel.done,
+            "what_would_change": self.changes(ev) if with_changes else [],
+            "knowledge_version": self.version,
+        }
+
+
+@lru_cache(maxsize=1)
+def default() -> Advisor:
+    """The advisor for the packaged knowledge base (one per process)."""
+    return Advisor(loader.default())

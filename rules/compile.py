@@ -1,0 +1,63 @@
+"""Generate the durable_rules ruleset from the knowledge base (nothing here is per framework).
+
+Facts in the engine:
+- an answer: `{"t": "a", "q": <question id>, "v": <canonical value>}`;
+- a derived fact: `{"t": "d", "d": <fact id>}`.
+
+Every knowledge rule becomes one engine rule whose patterns are its conditions: conditions on
+the same question merge into one pattern (so one answer fact satisfies them together), and each
+derived-fact condition is a pattern of its own (a join, which is what makes chains work).
+Derive rules assert their fact; score, skip and caveat rules only record that they fired.
+"""
+
+from __future__ import annotations
+
+from knowledge.models import Addon, Condition, KnowledgeBase
+from rules.engine import RuleSpec
+
+ANSWERED_RULE = "answered"
+"""Catch-all bookkeeping rule: every answer fact matches it, so none is ever 'not handled'."""
+
+_OPS = {"!=": "$neq", ">=": "$gte", "<=": "$lte", ">": "$gt", "<": "$lt"}
+
+
+def caveat_id(framework: str, addon: Addon) -> str:
+    """The engine rule id of a profile add-on (a caveat rule)."""
+    return f"caveat-{framework}-{addon.need}"
+
+
+def _value_test(cond: Condition) -> dict:
+    if cond.op == "==":
+        return {"v": cond.value}
+    if cond.op == "in":
+        return {"$or": [{"v": v} for v in cond.value]}  # type: ignore[union-attr]
+    return {_OPS[cond.op]: {"v": cond.value}}
+
+
+def patterns_for(conditions: list[Condition]) -> dict[str, dict]:
+    """durable_rules patterns (name -> JSON condition) for a conjunction of conditions."""
+    by_question: dict[str, list[dict]] = {}
+    facts: list[str] = []
+    for cond in conditions:
+        if cond.q is not None:
+            by_question.setdefault(cond.q, []).append(_value_test(cond))
+        else:
+            facts.append(cond.fact)  # type: ignore[arg-type]
+    patterns: dict[str, dict] = {}
+    for q in sorted(by_question):
+        patterns[f"a_{q}"] = {"$and": [{"t": "a"}, {"q": q}, *by_question[q]]}
+    for i, fact in enumerate(sorted(set(facts))):
+        patterns[f"d{i}"] = {"$and": [{"t": "d"}, {"d": fact}]}
+    return patterns
+
+
+def compile_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """All engine rules for a knowledge base, in knowledge-file order."""
+    specs = [RuleSpec(ANSWERED_RULE, {"m": {"t": "a"}})]
+    for rule in kb.rules:
+        asserts = {"t": "d", "d": rule.derive} if rule.kind == "derive" else None
+        specs.append(RuleSpec(rule.id, patterns_for(rule.when), asserts))
+    for profile in kb.profiles:
+        for addon in profile.addons:
+            specs.append(RuleSpec(caveat_id(profile.framework, addon), patterns_for(addon.when)))
+    return specs

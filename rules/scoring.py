@@ -1,0 +1,76 @@
+"""How evidence combines into a score and a confidence (documented in README, "Scoring").
+
+Each fired score rule contributes a weight w in [-0.9, 0.9] to one framework. As in EMYCIN:
+
+- measure of belief    MB = 1 - prod(1 - w)   over the positive weights,
+- measure of disbelief MD = 1 - prod(1 - |w|) over the negative weights,
+- score (certainty factor) CF = (MB - MD) / (1 - min(MB, MD)), in [-1, 1],
+- confidence = (1 + CF) / 2, in [0, 1]; 0.5 means no net evidence.
+
+Combining all positives and all negatives separately first makes the result independent of
+rule order (the pairwise MYCIN formula is not associative across signs). Products are taken
+over sorted weights so floating point rounding is order-independent too. CF is increasing in MB
+and decreasing in MD, which the stopping bound in `rules.selection` relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from knowledge.models import FRAMEWORKS
+
+
+def combine(weights: Iterable[float]) -> float:
+    """Combine same-sign evidence magnitudes: 1 - prod(1 - |w|), order-independent."""
+    product = 1.0
+    for w in sorted(abs(w) for w in weights):
+        product *= 1.0 - w
+    return 1.0 - product
+
+
+def certainty(mb: float, md: float) -> float:
+    """The certainty factor from belief and disbelief."""
+    denominator = 1.0 - min(mb, md)
+    if denominator <= 0.0:
+        return 0.0
+    return (mb - md) / denominator
+
+
+@dataclass(frozen=True)
+class Score:
+    """One framework's combined evidence."""
+
+    framework: str
+    mb: float
+    md: float
+
+    @property
+    def cf(self) -> float:
+        """The certainty factor in [-1, 1]."""
+        return certainty(self.mb, self.md)
+
+    @property
+    def confidence(self) -> float:
+        """The [0, 1] reading of the certainty factor."""
+        return (1.0 + self.cf) / 2.0
+
+
+def score_all(evidence: dict[str, list[float]]) -> dict[str, Score]:
+    """Scores for every framework from its list of signed weights."""
+    scores = {}
+    for fw in FRAMEWORKS:
+        ws = evidence.get(fw, [])
+        scores[fw] = Score(fw, combine(w for w in ws if w > 0), combine(w for w in ws if w < 0))
+    return scores
+
+
+def rank(scores: dict[str, Score]) -> list[Score]:
+    """Best first; ties (to 1e-9) break in the order django, flask, node."""
+    return sorted(scores.values(), key=lambda s: (-round(s.cf, 9), FRAMEWORKS.index(s.framework)))
+
+
+def beats(a: str, cf_a: float, b: str, cf_b: float) -> bool:
+    """Whether framework a with cf_a ranks above b with cf_b (the same order as `rank`)."""
+    ra, rb = round(cf_a, 9), round(cf_b, 9)
+    return ra > rb or (ra == rb and FRAMEWORKS.index(a) < FRAMEWORKS.index(b))
