@@ -61,9 +61,9 @@ class Advisor:
         return Evaluation(self.kb, dict(answers), self._run(answers), self.rules, self.addons,
                           s.min_confidence, s.min_lead)
 
-    def select(self, ev: Evaluation) -> Selection:
-        """Which question next, or whether enough is known."""
-        return self.selector.select(ev)
+    def select(self, ev: Evaluation, excluded: frozenset[str] | set[str] = frozenset()) -> Selection:
+        """Which question next, or whether enough is known (`excluded`: questions the user skipped)."""
+        return self.selector.select(ev, excluded)
 
     def outcome(self, answers: Answers) -> str | None:
         """Only the recommendation for an answer set (what `what_would_change` compares)."""
@@ -73,10 +73,11 @@ class Advisor:
         """Every single answer change that would change the recommendation."""
         return what_would_change(self.kb, ev.answers, ev.recommendation, self.outcome, self.regions)
 
-    def recommend(self, answers: Answers, *, with_changes: bool = True) -> dict:
+    def recommend(self, answers: Answers, *, with_changes: bool = True,
+                  excluded: frozenset[str] | set[str] = frozenset()) -> dict:
         """The full, explained recommendation as JSON-ready data (the CLI's output contract)."""
         ev = self.evaluate(answers)
-        sel = self.select(ev)
+        sel = self.select(ev, excluded)
         return {
             "recommendation": ev.recommendation,
             "ranking": [{"framework": s.framework, "score": round(s.cf, 4), "confidence": round(s.confidence, 4)}

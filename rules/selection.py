@@ -45,10 +45,11 @@ class Selector:
                 self.derivers.setdefault(r.derive, []).append(r)  # type: ignore[arg-type]
         self.priority = {q.id: (q.priority, q.id) for q in kb.questions}
 
-    def select(self, ev: Evaluation) -> Selection:
-        """The next question to ask, or done with the reason."""
+    def select(self, ev: Evaluation, excluded: frozenset[str] | set[str] = frozenset()) -> Selection:
+        """The next question to ask, or done with the reason. `excluded`: questions the user skipped."""
         answers = ev.answers
-        open_qs = {q.id for q in self.kb.questions if q.id not in answers and q.id not in ev.skipped}
+        open_qs = {q.id for q in self.kb.questions
+                   if q.id not in answers and q.id not in ev.skipped and q.id not in excluded}
         derived = set(ev.derived)
         memo: dict[str, frozenset[str] | None] = {}
 

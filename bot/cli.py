@@ -1,0 +1,375 @@
+"""`framework-advisor`: recommend, chat, decisions, knowledge, serve, backup, run.
+
+User errors never print a traceback: they print one line on stderr and exit 2 (1 for a
+knowledge check that finds broken references).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from bot.render import explain, madr, terminal
+from knowledge import loader
+from rules.answers import AnswerError
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _store(db: str | None):
+    from bot.store import Store
+
+    try:
+        return Store(db)
+    except Exception as e:  # noqa: BLE001 - an unusable path is a user error, not a crash
+        _fail(f"cannot open the database {db or 'default'}: {e}")
+
+
+db_option = click.option("--db", envvar="FRAMEWORK_ADVISOR_DB", default=None,
+                         help="SQLite database path (default: $FRAMEWORK_ADVISOR_DB or ~/.local/share/...).")
+team_option = click.option("--team", default="local", show_default=True, help="Team id (local = terminal).")
+
+
+class _Group(click.Group):
+    def main(self, *args, **kwargs):  # noqa: D401 - click entry point
+        """Run the CLI; any unexpected error becomes one line on stderr, not a traceback."""
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            sys.exit(130)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(EXIT_USAGE if e.exit_code == 2 else e.exit_code)
+        except (BrokenPipeError, KeyboardInterrupt):
+            sys.exit(130)
+        except SystemExit:
+            raise
+        except Exception as e:  # noqa: BLE001
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+def cli() -> None:
+    """Framework Advisor: choose Django, Flask or Node.js with explicit, cited rules."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="framework-advisor")
+
+
+# -- recommend -------------------------------------------------------------------------------------
+def _advisor():
+    from rules.advisor import default
+
+    return default()
+
+
+@cli.command()
+@click.option("--answers", "answers_json", help="Answers as a JSON object.")
+@click.option("--answers-file", type=click.Path(dir_okay=False), help="A file holding the answers JSON object.")
+@click.option("--batch", "batch", help="JSON Lines of answer objects ('-' for stdin): one result line each.")
+def recommend(answers_json: str | None, answers_file: str | None, batch: str | None) -> None:
+    """Print the explained recommendation for a set of canonical answers, as JSON."""
+    if sum(x is not None for x in (answers_json, answers_file, batch)) != 1:
+        _fail("recommend: give exactly one of --answers, --answers-file or --batch")
+    advisor = _advisor()
+    if batch is not None:
+        sys.exit(_batch(advisor, batch))
+    if answers_file is not None:
+        try:
+            answers_json = Path(answers_file).read_text(encoding="utf-8")
+        except OSError as e:
+            _fail(f"recommend: cannot read {answers_file}: {e.strerror}")
+    try:
+        raw = json.loads(answers_json)  # type: ignore[arg-type]
+    except json.JSONDecodeError as e:
+        _fail(f"recommend: the answers are not valid JSON ({e.msg} at line {e.lineno} column {e.colno})")
+    try:
+        answers = advisor.validate(raw)
+    except AnswerError as e:
+        _fail(f"recommend: {e.message}; allowed: {json.dumps(e.allowed)}")
+    click.echo(json.dumps(advisor.recommend(answers), ensure_ascii=False, indent=2))
+
+
+def _batch(advisor, source: str) -> int:
+    stream = sys.stdin if source == "-" else None
+    if stream is None:
+        try:
+            stream = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as e:
+            _fail(f"recommend: cannot read {source}: {e.strerror}")
+    failed = False
+    out = sys.stdout
+    try:
+        for n, line in enumerate(stream, 1):
+            try:
+                raw = json.loads(line)
+                answers = advisor.validate(raw)
+                result = advisor.recommend(answers)
+            except json.JSONDecodeError as e:
+                failed = True
+                result = {"error": {"line": n, "question": None, "allowed": [], "message": f"invalid JSON: {e.msg}"}}
+            except AnswerError as e:
+                failed = True
+                result = {"error": {"line": n, **e.as_dict()}}
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    out.flush()
+    return EXIT_USAGE if failed else 0
+
+
+# -- chat ------------------------------------------------------------------------------------------
+@cli.command()
+@db_option
+@team_option
+@click.option("--user", default=None, help="Who is answering (default: your login name).")
+@click.option("--topic", default="", help="What the consultation is about.")
+def chat(db: str | None, team: str, user: str | None, topic: str) -> None:
+    """A terminal consultation on the same engine as Slack (reads lines from stdin)."""
+    _chat(_store(db), team, user or _login(), topic)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "local-user"
+
+
+def _chat(store, team: str, user: str, topic: str) -> None:
+    from bot.consultation import Consultations
+
+    service = Consultations(store)
+    say = click.echo
+    say("Framework Advisor: I'll ask a few questions and recommend Django, Flask or Node.js.")
+    say("Type an answer, or: why, how, status, back, skip, restart, quit. Numbers pick an option.\n")
+    c, reply = service.start(team, "terminal", f"cli-{time.time():.6f}", user, topic)
+    say(terminal.render(reply))
+    last = reply
+    while True:
+        line = _read_line()
+        if line is None:
+            say("\n(end of input) The consultation is saved; `framework-advisor decisions list` shows decisions.")
+            return
+        text = line.strip()
+        if not text:
+            continue
+        if text.isdigit() and last.kind == "question" and last.options and 1 <= int(text) <= len(last.options):
+            replies = service.answer(team, c.id, user, last.question, last.options[int(text) - 1].value,  # type: ignore
+                                     raw_text=text)
+        else:
+            replies = service.handle_text(team, c.id, user, text)
+        for r in replies:
+            say(terminal.render(r))
+            if r.kind in ("question", "recommendation"):
+                last = r
+            if r.kind == "recommendation":
+                say("\nRecord a decision: `decide <django|flask|node> because <why>` (or `quit`).")
+            if r.kind in ("decision", "closed"):
+                return
+        if text.lower() in ("quit", "exit", "q"):
+            return
+
+
+def _read_line() -> str | None:
+    try:
+        line = sys.stdin.readline()
+    except (KeyboardInterrupt, EOFError):
+        return None
+    return line if line else None
+
+
+# -- decisions -------------------------------------------------------------------------------------
+@cli.group()
+def decisions() -> None:
+    """The team's recorded decisions."""
+
+
+@decisions.command("list")
+@db_option
+@team_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+def decisions_list(db: str | None, team: str, limit: int, offset: int, as_json: bool) -> None:
+    """This team's decisions, newest first."""
+    store = _store(db)
+    rows = store.decisions(team, limit=limit, offset=offset)
+    if as_json:
+        for d in rows:
+            click.echo(json.dumps(d.model_dump(exclude={"result"}), ensure_ascii=False))
+        return
+    click.echo(list_text(rows))
+
+
+def list_text(rows) -> str:
+    """Decisions as a text table."""
+    if not rows:
+        return "No decisions recorded yet."
+    lines = [f"{'#':>4}  {'framework':<9} {'status':<10} {'date':<10}  {'by':<14} topic"]
+    for d in rows:
+        lines.append(f"{d.number:>4}  {explain.fw_name(d.framework):<9} {d.status:<10} {d.created_at[:10]:<10}  "
+                     f"{d.decided_by[:14]:<14} {d.topic or '-'}")
+    return "\n".join(lines)
+
+
+def _decision(store, team: str, number: int):
+    d = store.decision(team, number)
+    if d is None:
+        _fail(f"no decision {number} for team {team}")
+    return d
+
+
+@decisions.command("show")
+@click.argument("number", type=int)
+@db_option
+@team_option
+def decisions_show(number: int, db: str | None, team: str) -> None:
+    """One decision with its answers and reasons."""
+    d = _decision(_store(db), team, number)
+    kb = loader.default()
+    click.echo(f"Decision {d.number}: {explain.fw_name(d.framework)} ({d.status})")
+    click.echo(f"Topic: {d.topic or '-'}  ·  by {d.decided_by}  ·  {d.created_at}")
+    click.echo(f"Rationale: {d.rationale}")
+    if d.supersedes:
+        click.echo(f"Supersedes decision {d.supersedes}")
+    click.echo(f"Knowledge version: {d.knowledge_version}")
+    if d.result:
+        click.echo(terminal.plain(explain.recommendation(kb, d.result)))
+
+
+@decisions.command("export")
+@click.argument("number", type=int)
+@click.option("--format", "fmt", type=click.Choice(["madr", "json"]), default="madr", show_default=True)
+@db_option
+@team_option
+def decisions_export(number: int, fmt: str, db: str | None, team: str) -> None:
+    """Export a decision as a MADR 4 Markdown record or as JSON."""
+    d = _decision(_store(db), team, number)
+    if fmt == "json":
+        click.echo(json.dumps(d.model_dump(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(madr.render(d, loader.default()))
+
+
+@decisions.command("recheck")
+@db_option
+@click.option("--team", default=None, help="Only this team (default: every team).")
+def decisions_recheck(db: str | None, team: str | None) -> None:
+    """Re-run every stored decision on the current knowledge; list those whose recommendation drifted."""
+    from bot.drift import recheck
+
+    drifted = recheck(_store(db), _advisor(), team)
+    for row in drifted:
+        click.echo(json.dumps(row, ensure_ascii=False))
+    click.echo(f"{len(drifted)} decision(s) would now get a different recommendation.", err=True)
+
+
+# -- knowledge -------------------------------------------------------------------------------------
+@cli.group()
+def knowledge() -> None:
+    """The knowledge base: check it, diff two versions."""
+
+
+@knowledge.command("check")
+@click.option("--dir", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="A knowledge directory to check (default: the packaged one).")
+def knowledge_check(data_dir: str | None) -> None:
+    """Validate the knowledge files and every reference between them; exit 1 if anything is broken."""
+    from knowledge.check import check
+
+    try:
+        kb = loader.load(Path(data_dir)) if data_dir else loader.load()
+    except loader.KnowledgeError as e:
+        _fail(f"knowledge: {e}", 1)
+    report = check(kb)
+    for err in report.errors:
+        click.echo(f"error: {err}")
+    click.echo(f"knowledge version {kb.version}: {len(kb.sections)} sections, {len(kb.claims)} claims, "
+               f"{len(kb.questions)} questions, {len(kb.rules)} rules, {len(kb.profiles)} profiles")
+    click.echo(f"claims used by a rule, question or profile: {report.used}/{report.total}")
+    if report.unused_claims:
+        click.echo("unused claims: " + ", ".join(report.unused_claims))
+    if not report.ok:
+        click.echo(f"{len(report.errors)} broken reference(s)", err=True)
+        sys.exit(1)
+    click.echo("ok")
+
+
+@knowledge.command("diff")
+@click.argument("old", type=click.Path(file_okay=False, exists=True))
+@click.argument("new", type=click.Path(file_okay=False, exists=True))
+def knowledge_diff(old: str, new: str) -> None:
+    """List what changed between two knowledge directories."""
+    from knowledge.diff import diff
+
+    try:
+        lines = diff(loader.load(Path(old)), loader.load(Path(new)))
+    except loader.KnowledgeError as e:
+        _fail(f"knowledge: {e}", 1)
+    click.echo("\n".join(lines) if lines else "no differences")
+
+
+# -- operations ------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@db_option
+def backup(path: str, db: str | None) -> None:
+    """A consistent online copy of the database (created 0600: it may hold tokens)."""
+    target = _store(db).backup(path)
+    click.echo(f"backed up to {target}")
+
+
+@cli.command()
+@click.argument("user")
+@db_option
+@click.option("--team", required=True, help="The team whose records to change.")
+def forget(user: str, db: str | None, team: str) -> None:
+    """Remove a user's identity from a team's records, keeping the decisions."""
+    n = _store(db).forget_user(team, user)
+    click.echo(f"removed {user} from {n} record(s) of team {team}")
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
+@db_option
+def serve(host: str, port: int, db: str | None) -> None:
+    """Run the Slack bot (Socket Mode or HTTP, chosen by the environment)."""
+    from bot.slack.server import serve as run_server
+
+    run_server(host=host, port=port, db=db)
+
+
+@cli.command()
+@db_option
+def run(db: str | None) -> None:
+    """The main job: the Slack bot when Slack credentials are set, else a terminal consultation."""
+    slack_vars = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID")
+    if any(os.environ.get(v) for v in slack_vars):
+        from bot.slack.server import serve as run_server
+
+        run_server(host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "3000")), db=db)
+        return
+    click.echo("No Slack credentials set: starting a terminal consultation. To connect Slack, set "
+               "SLACK_APP_TOKEN and SLACK_BOT_TOKEN (Socket Mode; see README) and run `make run` again.\n")
+    _chat(_store(db), "local", _login(), "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""The consultation: start, answer, undo, skip, why, how, status, decide, cancel. Channel-agnostic.
+
+Slack threads, the terminal and the tests all drive this class. SQLite holds the truth (an
+append-only answer log); the current state is always rebuilt by replaying that log, and the
+engine is asked afresh, so nothing lives only in memory and two processes agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot import parsing
+from bot.models import Consultation, Decision, LogEntry, Option, Reply
+from bot.render import explain
+from bot.store import Store, StoreError
+from knowledge.models import FRAMEWORKS, Question
+from rules.advisor import Advisor
+from rules.advisor import default as default_advisor
+from rules.answers import AnswerError, validate_value
+
+MAX_TEXT = 4000
+IDLE_DAYS = 7
+
+
+@dataclass
+class State:
+    """A consultation rebuilt from its log."""
+
+    consultation: Consultation
+    answers: dict[str, str | int] = field(default_factory=dict)
+    answered_by: dict[str, str] = field(default_factory=dict)
+    skipped: set[str] = field(default_factory=set)
+    last_seq: int = 0
+    # When the open question last changed (ISO time), and which question was open before.
+    current_since: str = ""
+    previous_question: str | None = None
+    result: dict | None = None
+    next_question: str | None = None
+    done: bool = False
+
+
+def replay(log: list[LogEntry]) -> tuple[dict, dict, set, list]:
+    """Answers, who gave them, user-skipped questions and the undo stack after a log."""
+    answers: dict[str, str | int] = {}
+    by: dict[str, str] = {}
+    skipped: set[str] = set()
+    stack: list[tuple] = []  # (kind, question, previous value, previous user, was skipped)
+    for e in log:
+        if e.kind == "answer" and e.question:
+            stack.append(("answer", e.question, answers.get(e.question), by.get(e.question), e.question in skipped))
+            answers[e.question] = e.value  # type: ignore[assignment]
+            by[e.question] = e.user_id
+            skipped.discard(e.question)
+        elif e.kind == "skip" and e.question:
+            stack.append(("skip", e.question, None, None, e.question in skipped))
+            skipped.add(e.question)
+        elif e.kind == "undo" and stack:
+            kind, q, prev, prev_by, was_skipped = stack.pop()
+            if kind == "answer":
+                if prev is None:
+                    answers.pop(q, None)
+                    by.pop(q, None)
+                else:
+                    answers[q], by[q] = prev, prev_by  # type: ignore[assignment]
+            if was_skipped:
+                skipped.add(q)
+            else:
+                skipped.discard(q)
+        elif e.kind == "restart":
+            answers, by, skipped, stack = {}, {}, set(), []
+    return answers, by, skipped, stack
+
+
+class Consultations:
+    """The conversation engine over a store and an advisor."""
+
+    def __init__(self, store: Store, advisor: Advisor | None = None):
+        self.store = store
+        self.advisor = advisor or default_advisor()
+        self.kb = self.advisor.kb
+
+    # -- state ---------------------------------------------------------------------------------
+    def state(self, team_id: str, consultation_id: int) -> State:
+        """Rebuild a consultation's state from the store and evaluate it."""
+        c = self.store.get_consultation(team_id, consultation_id)
+        if c is None:
+            raise StoreError("no such consultation")
+        log = self.store.log(team_id, consultation_id)
+        answers, by, skipped, _ = replay(log)
+        st = State(c, dict(sorted(answers.items())), by, skipped, log[-1].seq if log else 0)
+        st.result = self.advisor.recommend(st.answers, excluded=frozenset(skipped), with_changes=False)
+        st.next_question = st.result["next_question"]
+        st.done = st.result["done"]
+        # Which question was open before the latest change, and since when the current one is.
+        prev_answers, _, prev_skipped, _ = replay(log[:-1]) if log else ({}, {}, set(), [])
+        if log:
+            prev = self.advisor.recommend(dict(sorted(prev_answers.items())), excluded=frozenset(prev_skipped),
+                                          with_changes=False)
+            st.previous_question = prev["next_question"]
+            st.current_since = log[-1].created_at
+        return st
+
+    def full_result(self, st: State) -> dict:
+        """The complete recommendation (with what would change it) for a state."""
+        return self.advisor.recommend(st.answers, excluded=frozenset(st.skipped))
+
+    def question_reply(self, st: State, note: str = "") -> Reply:
+        """The reply asking the open question."""
+        q = self.kb.question(st.next_question)  # type: ignore[arg-type]
+        options = [Option(value=v.value, label=v.label) for v in q.values]
+        hint = explain.options_text(q) if q.type == "integer" else None
+        text = (note + "\n" if note else "") + q.prompt
+        return Reply(kind="question", text=text, question=q.id, prompt=q.prompt, options=options, input_hint=hint,
+                     consultation_id=st.consultation.id, answered=len(st.answers))
+
+    def next_reply(self, st: State, note: str = "") -> Reply:
+        """After a change: the next question, or the recommendation when the engine stops."""
+        if not st.done and st.next_question:
+            return self.question_reply(st, note)
+        result = self.full_result(st)
+        self.store.save_recommendation(st.consultation.team_id, st.consultation.id, st.last_seq, result)
+        text = (note + "\n" if note else "") + explain.recommendation(self.kb, result)
+        return Reply(kind="recommendation", text=text, result=result, consultation_id=st.consultation.id,
+                     answered=len(st.answers))
+
+    # -- starting --------------------------------------------------------------------------------
+    def start(self, team_id: str, channel: str, thread_ts: str, user: str, topic: str = "") -> tuple[Consultation,
+                                                                                                       Reply]:
+        """Open a consultation and return it with its first question."""
+        c = self.store.create_consultation(team_id, channel, thread_ts, user, topic.strip()[:200],
+                                           self.advisor.version)
+        return c, self.next_reply(self.state(team_id, c.id))
+
+    # -- answers and commands ------------------------------------------------------------------
+    def handle_text(self, team_id: str, consultation_id: int, user: str, text: str, *,
+                    event_id: str | None = None, message_time: str | None = None) -> list[Reply]:
+        """Handle a typed line: a command, a correction, or an answer to the open question.
+
+        `message_time` (ISO) is when the message was written; an answer written while the
+        previous question was still open answers that question (two people answering at once).
+        Returns no replies for a re-delivered event.
+        """
+        if len(text) > MAX_TEXT:
+            return [Reply(kind="clarify", text=f"That answer is too long (over {MAX_TEXT} characters), so I "
+                                                "did not store it. Please answer in a sentence or two.")]
+        st = self.state(team_id, consultation_id)
+        cmd = parsing.parse_command(text)
+        if cmd is not None:
+            return self.command(st, user, cmd, event_id=event_id)
+        if st.consultation.status != "open":
+            return [self.closed_reply(st.consultation)]
+        correction = parsing.find_correction(self.kb.questions, text)
+        if correction is not None:
+            qid, value = correction
+            return self.answer(team_id, consultation_id, user, qid, value, raw_text=text, event_id=event_id)
+        target = st.next_question
+        if message_time and st.previous_question and st.current_since and message_time < st.current_since:
+            target = st.previous_question  # written before the question moved on
+        if target is None:
+            return [Reply(kind="clarify", text="Every question that matters is answered. Type `decide django|flask|"
+                                               "node because ...` to record a decision, or `set question=value` "
+                                               "to change an answer.")]
+        parsed = parsing.parse_answer(self.kb.question(target), text)
+        if not parsed.ok:
+            return [Reply(kind="clarify", text=parsed.message or "I didn't catch that.", question=target)]
+        return self.answer(team_id, consultation_id, user, target, parsed.value, raw_text=text, event_id=event_id)
+
+    def answer(self, team_id: str, consultation_id: int, user: str, question: str, value: object, *,
+               raw_text: str | None = None, event_id: str | None = None) -> list[Reply]:
+        """Record a canonical answer (from a button, a parsed text or `set`) and move on."""
+        try:
+            q = self.kb.question(question)
+        except KeyError:
+            return [Reply(kind="clarify", text=f"There is no question called {question!r}. Questions: "
+                                               + ", ".join(q.id for q in self.kb.questions))]
+        try:
+            value = validate_value(q, value)
+        except AnswerError:
+            return [Reply(kind="clarify", text=f"{q.prompt} accepts {explain.options_text(q)}.", question=q.id)]
+        before = self.state(team_id, consultation_id)
+        if before.consultation.status != "open":
+            return [self.closed_reply(before.consultation)]
+        entry = self.store.append(team_id, consultation_id, "answer", user, question=q.id, value=value,
+                                  raw_text=raw_text, event_id=event_id)
+        if entry is None:
+            return []  # a re-delivery of an answer already stored
+        note = self._change_note(q, before, user, value)
+        return [self.next_reply(self.state(team_id, consultation_id), note)]
+
+    def _change_note(self, q: Question, before: State, user: str, value: object) -> str:
+        old = before.answers.get(q.id)
+        if old is None or old == value:
+            return ""
+        label = explain.value_label(self.kb, q.id, value)
+        old_label = explain.value_label(self.kb, q.id, old)
+        if before.answered_by.get(q.id) not in (None, user):
+            return f"The later answer wins: {q.id.replace('_', ' ')} is now {label} (it was {old_label})."
+        return f"Changed {q.id.replace('_', ' ')} from {old_label} to {label}."
+
+    def command(self, st: State, user: str, cmd: parsing.Command, *, event_id: str | None = None) -> list[Reply]:
+        """Carry out a typed command in a consultation."""
+        team, cid = st.consultation.team_id, st.consultation.id
+        current = self.kb.question(st.next_question) if st.next_question else None
+        if cmd.name == "why":
+            return [Reply(kind="text", text=explain.why(self.kb, current))]
+        if cmd.name == "how":
+            return [Reply(kind="text", text=explain.how(self.kb, st.result))]  # type: ignore[arg-type]
+        if cmd.name == "status":
+            return [Reply(kind="text", text=explain.status(self.kb, st.answers, current, st.result))]  # type: ignore
+        if cmd.name == "help":
+            return [Reply(kind="text", text=HELP_THREAD)]
+        if cmd.name == "decide":
+            return [self.decide(team, cid, user, cmd.framework, cmd.rationale or "", typed=cmd.value)]
+        if cmd.name == "cancel":
+            return [self.cancel(team, cid, user)]
+        if cmd.name == "quit":
+            return [Reply(kind="text", text="Bye. The consultation stays open; come back any time.")]
+        if st.consultation.status != "open":
+            return [self.closed_reply(st.consultation)]
+        if cmd.name == "back":
+            if not replay(self.store.log(team, cid))[3]:
+                return [Reply(kind="clarify", text="There is nothing to undo yet.")]
+            if self.store.append(team, cid, "undo", user, event_id=event_id) is None:
+                return []
+            return [self.next_reply(self.state(team, cid), "Undone.")]
+        if cmd.name == "skip":
+            if current is None:
+                return [Reply(kind="clarify", text="There is no open question to skip.")]
+            if self.store.append(team, cid, "skip", user, question=current.id, event_id=event_id) is None:
+                return []
+            return [self.next_reply(self.state(team, cid), f"Skipped: {current.prompt}")]
+        if cmd.name == "restart":
+            if self.store.append(team, cid, "restart", user, event_id=event_id) is None:
+                return []
+            return [self.next_reply(self.state(team, cid), "Starting over: all answers cleared.")]
+        if cmd.name == "set":
+            return self._set(st, user, cmd, event_id)
+        return [Reply(kind="clarify", text=HELP_THREAD)]
+
+    def _set(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        ids = {q.id for q in self.kb.questions}
+        if not cmd.question or cmd.question not in ids or not cmd.value:
+            return [Reply(kind="clarify", text="Usage: `set question=value`, e.g. `set team_size=30`. Questions: "
+                                               + ", ".join(sorted(ids)))]
+        q = self.kb.question(cmd.question)
+        parsed = parsing.parse_answer(q, cmd.value)
+        value = cmd.value if cmd.value in q.allowed else parsed.value
+        if value is None:
+            return [Reply(kind="clarify", text=parsed.message or f"{q.id} accepts {explain.options_text(q)}.",
+                          question=q.id)]
+        return self.answer(st.consultation.team_id, st.consultation.id, user, q.id, value,
+                           raw_text=f"set {cmd.question}={cmd.value}", event_id=event_id)
+
+    # -- deciding, cancelling -------------------------------------------------------------------
+    def may_decide(self, team_id: str, consultation_id: int, user: str) -> bool:
+        """Only the person who started a consultation or someone who answered in it may decide or cancel."""
+        return user in self.store.participants(team_id, consultation_id)
+
+    def decide(self, team_id: str, consultation_id: int, user: str, framework: str | None, rationale: str = "", *,
+               typed: str | None = None) -> Reply:
+        """Record the team's decision for a consultation (adopt the recommendation or choose another)."""
+        if framework not in FRAMEWORKS:
+            what = f" ({typed!r} is not one of them)" if typed else ""
+            return Reply(kind="clarify", text=f"Decide for django, flask or node{what}: e.g. `decide flask because "
+                                              "we already run it`.")
+        st = self.state(team_id, consultation_id)
+        if st.consultation.status == "cancelled":
+            return self.closed_reply(st.consultation)
+        if not self.may_decide(team_id, consultation_id, user):
+            return Reply(kind="clarify", text="Only the person who started this consultation or someone who "
+                                              "answered in it can record the decision.")
+        result = self.full_result(st)
+        rec = result["recommendation"]
+        if not rationale:
+            rationale = "Adopted the recommendation." if framework == rec else "Chosen by the team."
+        d = self.store.record_decision(
+            team_id, channel=st.consultation.channel, topic=st.consultation.topic, framework=framework,
+            decided_by=user, rationale=rationale[:2000], recommendation=rec, knowledge_version=self.advisor.version,
+            answers=st.answers, result=result, consultation_id=consultation_id, thread_ts=st.consultation.thread_ts)
+        return Reply(kind="decision", text=decision_text(d), decision=d, consultation_id=consultation_id)
+
+    def cancel(self, team_id: str, consultation_id: int, user: str) -> Reply:
+        """Cancel an open consultation."""
+        st = self.state(team_id, consultation_id)
+        if st.consultation.status != "open":
+            return self.closed_reply(st.consultation)
+        if not self.may_decide(team_id, consultation_id, user):
+            return Reply(kind="clarify", text="Only the person who started this consultation or someone who "
+                                              "answered in it can cancel it.")
+        self.store.set_status(team_id, consultation_id, "cancelled")
+        return Reply(kind="closed", text="This consultation is cancelled. Nothing was decided.",
+                     consultation_id=consultation_id)
+
+    def closed_reply(self, c: Consultation) -> Reply:
+        """What to say when someone writes in a consultation that is no longer open."""
+        word = {"decided": "has a recorded decision", "cancelled": "was cancelled",
+                "closed": "was closed after a week without activity"}.get(c.status, "is closed")
+        return Reply(kind="closed", text=f"This consultation {word}. Start a new one with `/framework start`.",
+                     consultation_id=c.id)
+
+    def close_idle(self, team_id: str | None = None, days: int = IDLE_DAYS) -> list[Consultation]:
+        """Close consultations idle for `days`; returns them so the caller can post a note."""
+        cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="microseconds")
+        return self.store.close_idle(team_id, cutoff)
+
+    # -- what if --------------------------------------------------------------------------------
+    def whatif(self, decision: Decision, question: str, raw_value: str) -> Reply:
+        """Re-run a past decision's answers with one answer changed and say what moves."""
+        try:
+            q = self.kb.question(question)
+        except KeyError:
+            return Reply(kind="clarify", text=f"Unknown question {question!r}. Questions: "
+                                              + ", ".join(q.id for q in self.kb.questions))
+        value: object = raw_value if raw_value in q.allowed else parsing.parse_answer(q, raw_value).value
+        try:
+            value = validate_value(q, value)
+            answers = self.advisor.validate(decision.answers)
+        except AnswerError as e:
+            return Reply(kind="clarify", text=f"{q.id} accepts {explain.options_text(q)}." if e.question == q.id
+                         else f"Decision {decision.number} has answers this knowledge base no longer accepts.")
+        before = self.advisor.recommend(answers, with_changes=False)
+        after = self.advisor.recommend({**answers, q.id: value}, with_changes=False)
+        lines = [f"*What if {q.id.replace('_', ' ')} = {explain.value_label(self.kb, q.id, value)}* "
+                 f"(decision {decision.number}: {explain.fw_name(decision.framework)})",
+                 f"Before: {explain.fw_name(before['recommendation'])} — {explain.ranking_text(before)}",
+                 f"After: {explain.fw_name(after['recommendation'])} — {explain.ranking_text(after)}"]
+        old_rules = {r["rule"] for r in before["reasons"]}
+        new_rules = {r["rule"] for r in after["reasons"]}
+        for r in after["reasons"]:
+            if r["rule"] not in old_rules:
+                lines.append(f"• now fires: {r['text']} ({r['source']})")
+        for r in before["reasons"]:
+            if r["rule"] not in new_rules:
+                lines.append(f"• no longer fires: {r['text']} ({r['source']})")
+        return Reply(kind="text", text="\n".join(lines), result=after)
+
+
+def decision_text(d: Decision) -> str:
+    """One line about a recorded decision."""
+    rec = d.recommendation
+    adopted = "adopting the recommendation" if d.framework == rec else f"the advisor recommended {explain.fw_name(rec)}"
+    sup = f" It supersedes decision {d.supersedes}." if d.supersedes else ""
+    return (f"Decision {d.number} recorded: *{explain.fw_name(d.framework)}* ({adopted}). "
+            f"Rationale: {d.rationale}{sup}")
+
+
+HELP_THREAD = """*In a consultation you can type*
+• an answer to the open question (e.g. `about 12 of us`, `yes, chat features`, `mostly JS devs`)
+• `why`: why this question · `how`: the rules fired so far · `status`: answers so far
+• `back`: undo the last answer · `skip`: skip this question · `restart`: clear all answers
+• `set team_size=30` or `actually we are 30 people`: change an earlier answer
+• `decide flask because we already run it`: record the decision · `cancel`: cancel the consultation"""

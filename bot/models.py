@@ -1,0 +1,86 @@
+"""Types at the boundaries: stored records and what a consultation says back (channel-agnostic)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+DecisionStatus = Literal["proposed", "accepted", "superseded", "rejected"]
+ConsultationStatus = Literal["open", "decided", "cancelled", "closed"]
+LogKind = Literal["answer", "skip", "undo", "restart"]
+
+
+class Consultation(BaseModel):
+    """One consultation: a thread in Slack, or a terminal session (team `local`)."""
+
+    id: int
+    team_id: str
+    channel: str
+    thread_ts: str
+    started_by: str
+    topic: str
+    status: ConsultationStatus
+    knowledge_version: str
+    created_at: str
+    updated_at: str
+
+
+class LogEntry(BaseModel):
+    """One entry of the append-only answer log of a consultation."""
+
+    seq: int
+    kind: LogKind
+    question: str | None = None
+    value: str | int | None = None
+    raw_text: str | None = None
+    user_id: str
+    event_id: str | None = None
+    created_at: str
+
+
+class Decision(BaseModel):
+    """A recorded decision, numbered per team."""
+
+    id: int
+    team_id: str
+    number: int
+    consultation_id: int | None
+    channel: str
+    thread_ts: str | None = None
+    topic: str
+    framework: str
+    status: DecisionStatus
+    decided_by: str
+    rationale: str
+    recommendation: str | None
+    supersedes: int | None = None
+    knowledge_version: str
+    answers: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+    created_at: str
+
+
+ReplyKind = Literal["question", "recommendation", "text", "clarify", "decision", "closed", "error"]
+
+
+class Option(BaseModel):
+    """A canonical value with its button label."""
+
+    value: str
+    label: str
+
+
+class Reply(BaseModel):
+    """Something the consultation says back; renderers turn it into Slack blocks or terminal text."""
+
+    kind: ReplyKind
+    text: str = ""
+    question: str | None = None
+    prompt: str | None = None
+    options: list[Option] = Field(default_factory=list)
+    input_hint: str | None = None
+    result: dict[str, Any] | None = None
+    decision: Decision | None = None
+    consultation_id: int | None = None
+    answered: int = 0

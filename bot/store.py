@@ -1,0 +1,384 @@
+"""The decision store: SQLite via sqlite-utils, the source of truth. Every query is scoped by team.
+
+- WAL mode, a busy timeout, and `BEGIN IMMEDIATE` for every write transaction, so several
+  threads and several processes can share one file without lost updates.
+- Answers are an append-only log with a per-consultation sequence (UNIQUE(consultation, seq)),
+  numbered inside the write transaction; Slack event ids are UNIQUE, so a re-delivered event is
+  recognised durably and stored once.
+- The schema is versioned; `MIGRATIONS[n]` brings a database from version n to n + 1.
+- The database file is created 0600 (in OAuth mode it holds bot tokens).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from bot.models import Consultation, Decision, LogEntry
+
+DEFAULT_DB = "~/.local/share/framework-advisor/framework-advisor.db"
+
+
+def default_path() -> str:
+    """The database path: $FRAMEWORK_ADVISOR_DB, else a file in the user's data directory."""
+    return os.environ.get("FRAMEWORK_ADVISOR_DB") or os.path.expanduser(DEFAULT_DB)
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE consultations (
+        id INTEGER PRIMARY KEY, team_id TEXT NOT NULL, number INTEGER NOT NULL,
+        channel TEXT NOT NULL, thread_ts TEXT NOT NULL, started_by TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'open',
+        knowledge_version TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        UNIQUE (team_id, number), UNIQUE (team_id, channel, thread_ts))""")
+    db.execute("CREATE INDEX consultations_open ON consultations (team_id, status, updated_at)")
+    db.execute("""CREATE TABLE answers (
+        id INTEGER PRIMARY KEY, consultation_id INTEGER NOT NULL REFERENCES consultations(id),
+        seq INTEGER NOT NULL, kind TEXT NOT NULL, question TEXT, value TEXT, raw_text TEXT,
+        user_id TEXT NOT NULL, event_id TEXT UNIQUE, created_at TEXT NOT NULL,
+        UNIQUE (consultation_id, seq))""")
+    db.execute("""CREATE TABLE recommendations (
+        id INTEGER PRIMARY KEY, consultation_id INTEGER NOT NULL REFERENCES consultations(id),
+        seq INTEGER NOT NULL, recommendation TEXT, result TEXT NOT NULL,
+        knowledge_version TEXT NOT NULL, created_at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX recommendations_by_consultation ON recommendations (consultation_id, seq)")
+    db.execute("""CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY, team_id TEXT NOT NULL, number INTEGER NOT NULL,
+        consultation_id INTEGER REFERENCES consultations(id), channel TEXT NOT NULL,
+        thread_ts TEXT, topic TEXT NOT NULL DEFAULT '', framework TEXT NOT NULL,
+        status TEXT NOT NULL, decided_by TEXT NOT NULL, rationale TEXT NOT NULL DEFAULT '',
+        recommendation TEXT, supersedes INTEGER REFERENCES decisions(id),
+        knowledge_version TEXT NOT NULL, answers TEXT NOT NULL DEFAULT '{}',
+        result TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
+        UNIQUE (team_id, number))""")
+    db.execute("CREATE INDEX decisions_history ON decisions (team_id, number DESC)")
+    db.execute("CREATE INDEX decisions_topic ON decisions (team_id, channel, topic, status)")
+    db.execute("""CREATE TABLE processed_events (
+        event_id TEXT PRIMARY KEY, team_id TEXT, created_at TEXT NOT NULL)""")
+    db.execute("""CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, team_id TEXT NOT NULL, channel TEXT NOT NULL, thread_ts TEXT,
+        method TEXT NOT NULL, payload TEXT NOT NULL, dedupe_key TEXT UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+        not_before REAL NOT NULL DEFAULT 0, lease_until REAL NOT NULL DEFAULT 0,
+        last_error TEXT, result_ts TEXT, created_at TEXT NOT NULL, sent_at TEXT)""")
+    db.execute("CREATE INDEX outbox_pending ON outbox (status, not_before)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+class StoreError(Exception):
+    """A store operation was refused (not found, not allowed)."""
+
+
+class Store:
+    """Team-scoped access to the database. Safe to share between threads."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = str(path or default_path())
+        self._local = threading.local()
+        if self.path != ":memory:":
+            p = Path(self.path).expanduser()
+            p.parent.mkdir(parents=True, exist_ok=True)
+            # Create the file 0600 before SQLite does (umask could make it world-readable).
+            fd = os.open(p, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            os.chmod(p, 0o600)
+            self.path = str(p)
+        self.migrate()
+
+    # -- connections and transactions -------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (autocommit mode; transactions are explicit)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction taken with BEGIN IMMEDIATE (serialises writers across processes)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def migrate(self) -> int:
+        """Bring the schema to the latest version; returns that version."""
+        with self.write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for n in range(version, len(MIGRATIONS)):
+                MIGRATIONS[n](db)
+                db.execute(f"PRAGMA user_version = {n + 1}")
+        return len(MIGRATIONS)
+
+    def ping(self) -> bool:
+        """True when the database answers (for /healthz)."""
+        try:
+            return self.db.execute("SELECT 1").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    # -- consultations -------------------------------------------------------------------------
+    def create_consultation(self, team_id: str, channel: str, thread_ts: str, started_by: str,
+                            topic: str, knowledge_version: str) -> Consultation:
+        """A new open consultation, numbered per team."""
+        t = now()
+        with self.write() as db:
+            number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM consultations WHERE team_id = ?",
+                                [team_id]).fetchone()[0]
+            cur = db.execute(
+                "INSERT INTO consultations (team_id, number, channel, thread_ts, started_by, topic, status,"
+                " knowledge_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+                [team_id, number, channel, thread_ts, started_by, topic, knowledge_version, t, t])
+            cid = cur.lastrowid
+        return self.get_consultation(team_id, cid)
+
+    def _consultation(self, where: str, params: list) -> Consultation | None:
+        row = self.db.execute(f"SELECT * FROM consultations WHERE {where}", params).fetchone()
+        if row is None:
+            return None
+        cols = [d[0] for d in self.db.execute("SELECT * FROM consultations LIMIT 0").description]
+        data = dict(zip(cols, row, strict=True))
+        data.pop("number", None)
+        return Consultation(**data)
+
+    def get_consultation(self, team_id: str, consultation_id: int) -> Consultation | None:
+        """A consultation of this team by its id."""
+        return self._consultation("team_id = ? AND id = ?", [team_id, consultation_id])
+
+    def consultation_number(self, team_id: str, consultation_id: int) -> int | None:
+        """The per-team number of a consultation."""
+        row = self.db.execute("SELECT number FROM consultations WHERE team_id = ? AND id = ?",
+                              [team_id, consultation_id]).fetchone()
+        return row[0] if row else None
+
+    def consultation_by_number(self, team_id: str, number: int) -> Consultation | None:
+        """A consultation of this team by its per-team number."""
+        return self._consultation("team_id = ? AND number = ?", [team_id, number])
+
+    def consultation_by_thread(self, team_id: str, channel: str, thread_ts: str) -> Consultation | None:
+        """The consultation held in a thread, if any."""
+        return self._consultation("team_id = ? AND channel = ? AND thread_ts = ?", [team_id, channel, thread_ts])
+
+    def open_consultations(self, team_id: str, limit: int = 20) -> list[tuple[int, Consultation]]:
+        """This team's open consultations, most recently active first, with their numbers."""
+        rows = self.db.execute(
+            "SELECT id, number FROM consultations WHERE team_id = ? AND status = 'open'"
+            " ORDER BY updated_at DESC LIMIT ?", [team_id, limit]).fetchall()
+        return [(n, self.get_consultation(team_id, cid)) for cid, n in rows]  # type: ignore[misc]
+
+    def set_status(self, team_id: str, consultation_id: int, status: str) -> None:
+        """Change a consultation's status."""
+        with self.write() as db:
+            db.execute("UPDATE consultations SET status = ?, updated_at = ? WHERE team_id = ? AND id = ?",
+                       [status, now(), team_id, consultation_id])
+
+    def close_idle(self, team_id: str | None, older_than: str) -> list[Consultation]:
+        """Close open consultations not touched since `older_than`; returns the closed ones."""
+        with self.write() as db:
+            where = "status = 'open' AND updated_at < ?" + (" AND team_id = ?" if team_id else "")
+            params = [older_than] + ([team_id] if team_id else [])
+            ids = [r[0] for r in db.execute(f"SELECT id FROM consultations WHERE {where}", params).fetchall()]
+            db.execute(f"UPDATE consultations SET status = 'closed', updated_at = ? WHERE {where}", [now(), *params])
+        closed = []
+        for cid in ids:
+            row = self._consultation("id = ?", [cid])
+            if row:
+                closed.append(row)
+        return closed
+
+    # -- the answer log ------------------------------------------------------------------------
+    def append(self, team_id: str, consultation_id: int, kind: str, user_id: str, *, question: str | None = None,
+               value: str | int | None = None, raw_text: str | None = None,
+               event_id: str | None = None) -> LogEntry | None:
+        """Append to a consultation's log; None when `event_id` was already stored (a retry)."""
+        t = now()
+        try:
+            with self.write() as db:
+                if db.execute("SELECT 1 FROM consultations WHERE team_id = ? AND id = ?",
+                              [team_id, consultation_id]).fetchone() is None:
+                    raise StoreError("no such consultation")
+                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM answers WHERE consultation_id = ?",
+                                 [consultation_id]).fetchone()[0]
+                db.execute(
+                    "INSERT INTO answers (consultation_id, seq, kind, question, value, raw_text, user_id, event_id,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [consultation_id, seq, kind, question, None if value is None else json.dumps(value),
+                     raw_text, user_id, event_id, t])
+                db.execute("UPDATE consultations SET updated_at = ? WHERE id = ?", [t, consultation_id])
+        except sqlite3.IntegrityError:
+            if event_id is not None and self.db.execute("SELECT 1 FROM answers WHERE event_id = ?",
+                                                        [event_id]).fetchone():
+                return None
+            raise
+        return LogEntry(seq=seq, kind=kind, question=question, value=value, raw_text=raw_text,  # type: ignore[arg-type]
+                        user_id=user_id, event_id=event_id, created_at=t)
+
+    def log(self, team_id: str, consultation_id: int) -> list[LogEntry]:
+        """A consultation's whole log, in order."""
+        rows = self.db.execute(
+            "SELECT a.seq, a.kind, a.question, a.value, a.raw_text, a.user_id, a.event_id, a.created_at"
+            " FROM answers a JOIN consultations c ON c.id = a.consultation_id"
+            " WHERE c.team_id = ? AND a.consultation_id = ? ORDER BY a.seq", [team_id, consultation_id]).fetchall()
+        return [LogEntry(seq=r[0], kind=r[1], question=r[2], value=None if r[3] is None else json.loads(r[3]),
+                         raw_text=r[4], user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
+
+    def participants(self, team_id: str, consultation_id: int) -> set[str]:
+        """Who started or answered in a consultation."""
+        c = self.get_consultation(team_id, consultation_id)
+        if c is None:
+            return set()
+        users = {r[0] for r in self.db.execute("SELECT DISTINCT user_id FROM answers WHERE consultation_id = ?",
+                                               [consultation_id]).fetchall()}
+        return users | {c.started_by}
+
+    def event_seen(self, event_id: str, team_id: str | None = None) -> bool:
+        """Record a delivery id; True when it had been recorded before (a re-delivery)."""
+        try:
+            with self.write() as db:
+                db.execute("INSERT INTO processed_events (event_id, team_id, created_at) VALUES (?, ?, ?)",
+                           [event_id, team_id, now()])
+            return False
+        except sqlite3.IntegrityError:
+            return True
+
+    # -- recommendations and decisions ---------------------------------------------------------
+    def save_recommendation(self, team_id: str, consultation_id: int, seq: int, result: dict) -> None:
+        """Keep the recommendation given at a point of the log (with its knowledge version)."""
+        if self.get_consultation(team_id, consultation_id) is None:
+            raise StoreError("no such consultation")
+        with self.write() as db:
+            db.execute("INSERT INTO recommendations (consultation_id, seq, recommendation, result, knowledge_version,"
+                       " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [consultation_id, seq, result.get("recommendation"), json.dumps(result, sort_keys=True),
+                        result.get("knowledge_version", ""), now()])
+
+    def record_decision(self, team_id: str, *, channel: str, topic: str, framework: str, decided_by: str,
+                        rationale: str, recommendation: str | None, knowledge_version: str,
+                        answers: dict, result: dict, consultation_id: int | None = None,
+                        thread_ts: str | None = None, status: str = "accepted") -> Decision:
+        """Record a decision; it supersedes the team's earlier accepted decision on the same channel and topic."""
+        t = now()
+        with self.write() as db:
+            number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM decisions WHERE team_id = ?",
+                                [team_id]).fetchone()[0]
+            prior = db.execute(
+                "SELECT id FROM decisions WHERE team_id = ? AND channel = ? AND topic = ? AND status = 'accepted'"
+                " ORDER BY number DESC LIMIT 1", [team_id, channel, topic]).fetchone()
+            supersedes = prior[0] if prior and status == "accepted" else None
+            if supersedes:
+                db.execute("UPDATE decisions SET status = 'superseded' WHERE id = ?", [supersedes])
+            cur = db.execute(
+                "INSERT INTO decisions (team_id, number, consultation_id, channel, thread_ts, topic, framework, status,"
+                " decided_by, rationale, recommendation, supersedes, knowledge_version, answers, result, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [team_id, number, consultation_id, channel, thread_ts, topic, framework, status, decided_by,
+                 rationale, recommendation, supersedes, knowledge_version, json.dumps(answers, sort_keys=True),
+                 json.dumps(result, sort_keys=True), t])
+            if consultation_id is not None:
+                db.execute("UPDATE consultations SET status = 'decided', updated_at = ? WHERE id = ? AND team_id = ?",
+                           [t, consultation_id, team_id])
+            did = cur.lastrowid
+        return self._decision("d.id = ?", [did])[0]
+
+    _DECISION_COLS = ("d.id, d.team_id, d.number, d.consultation_id, d.channel, d.thread_ts, d.topic, d.framework,"
+                      " d.status, d.decided_by, d.rationale, d.recommendation, d.supersedes, d.knowledge_version,"
+                      " d.answers, d.result, d.created_at")
+
+    def _decision(self, where: str, params: list, tail: str = "", *, full: bool = True) -> list[Decision]:
+        cols = self._DECISION_COLS if full else self._DECISION_COLS.replace("d.result", "'{}'")
+        rows = self.db.execute(f"SELECT {cols} FROM decisions d WHERE {where} {tail}", params).fetchall()
+        names = [c.strip().removeprefix("d.") for c in self._DECISION_COLS.split(",")]
+        out = []
+        for r in rows:
+            data = dict(zip(names, r, strict=True))
+            data["answers"] = json.loads(data["answers"])
+            data["result"] = json.loads(data["result"])
+            if data["supersedes"] is not None:
+                sup = self.db.execute("SELECT number FROM decisions WHERE id = ?", [data["supersedes"]]).fetchone()
+                data["supersedes"] = sup[0] if sup else None
+            out.append(Decision(**data))
+        return out
+
+    def decisions(self, team_id: str, *, limit: int = 10, offset: int = 0) -> list[Decision]:
+        """This team's decisions, newest first (without the stored result, for listings)."""
+        return self._decision("d.team_id = ?", [team_id, limit, offset], "ORDER BY d.number DESC LIMIT ? OFFSET ?",
+                              full=False)
+
+    def count_decisions(self, team_id: str) -> int:
+        """How many decisions this team has."""
+        return self.db.execute("SELECT COUNT(*) FROM decisions WHERE team_id = ?", [team_id]).fetchone()[0]
+
+    def decision(self, team_id: str, number: int) -> Decision | None:
+        """One of this team's decisions by its number."""
+        found = self._decision("d.team_id = ? AND d.number = ?", [team_id, number])
+        return found[0] if found else None
+
+    def all_decisions(self, team_id: str | None = None) -> Iterator[Decision]:
+        """Every decision (of one team, or of all teams for admin re-checks), oldest first."""
+        if team_id is None:
+            yield from self._decision("1 = 1", [], "ORDER BY d.team_id, d.number")
+        else:
+            yield from self._decision("d.team_id = ?", [team_id], "ORDER BY d.number")
+
+    # -- data lifecycle ------------------------------------------------------------------------
+    def forget_user(self, team_id: str, user_id: str, replacement: str = "forgotten-user") -> int:
+        """Remove a user's identity from this team's records, keeping the decisions. Returns rows changed."""
+        with self.write() as db:
+            n = 0
+            n += db.execute("UPDATE consultations SET started_by = ? WHERE team_id = ? AND started_by = ?",
+                            [replacement, team_id, user_id]).rowcount
+            n += db.execute("UPDATE answers SET user_id = ? WHERE user_id = ? AND consultation_id IN"
+                            " (SELECT id FROM consultations WHERE team_id = ?)",
+                            [replacement, user_id, team_id]).rowcount
+            n += db.execute("UPDATE decisions SET decided_by = ? WHERE team_id = ? AND decided_by = ?",
+                            [replacement, team_id, user_id]).rowcount
+        return n
+
+    def backup(self, target: str | os.PathLike) -> Path:
+        """A consistent online copy of the database (SQLite backup API), created 0600."""
+        target = Path(target).expanduser()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
+        os.close(fd)
+        dest = sqlite3.connect(str(target))
+        try:
+            self.db.conn.backup(dest)
+        finally:
+            dest.close()
+        os.chmod(target, 0o600)
+        return target
