@@ -139,7 +139,8 @@ class Consultations:
 
         `message_time` (ISO) is when the message was written; an answer written while the
         previous question was still open answers that question (two people answering at once).
-        Returns no replies for a re-delivered event.
+        For a re-delivered event nothing is stored twice; the replies are regenerated with
+        `duplicate=True` so the caller can de-duplicate them against what it already queued.
         """
         if len(text) > MAX_TEXT:
             return [Reply(kind="clarify", text=f"That answer is too long (over {MAX_TEXT} characters), so I "
@@ -184,9 +185,11 @@ class Consultations:
         entry = self.store.append(team_id, consultation_id, "answer", user, question=q.id, value=value,
                                   raw_text=raw_text, event_id=event_id)
         if entry is None:
-            return []  # a re-delivery of an answer already stored
+            # A re-delivery of an answer already stored: say the current state again, marked duplicate.
+            return [self.next_reply(before).model_copy(update={"duplicate": True})]
         note = self._change_note(q, before, user, value)
-        return [self.next_reply(self.state(team_id, consultation_id), note)]
+        reply = self.next_reply(self.state(team_id, consultation_id), note)
+        return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user})]
 
     def _change_note(self, q: Question, before: State, user: str, value: object) -> str:
         old = before.answers.get(q.id)
@@ -222,17 +225,17 @@ class Consultations:
             if not replay(self.store.log(team, cid))[3]:
                 return [Reply(kind="clarify", text="There is nothing to undo yet.")]
             if self.store.append(team, cid, "undo", user, event_id=event_id) is None:
-                return []
+                return [self.next_reply(st).model_copy(update={"duplicate": True})]
             return [self.next_reply(self.state(team, cid), "Undone.")]
         if cmd.name == "skip":
             if current is None:
                 return [Reply(kind="clarify", text="There is no open question to skip.")]
             if self.store.append(team, cid, "skip", user, question=current.id, event_id=event_id) is None:
-                return []
+                return [self.next_reply(st).model_copy(update={"duplicate": True})]
             return [self.next_reply(self.state(team, cid), f"Skipped: {current.prompt}")]
         if cmd.name == "restart":
             if self.store.append(team, cid, "restart", user, event_id=event_id) is None:
-                return []
+                return [self.next_reply(st).model_copy(update={"duplicate": True})]
             return [self.next_reply(self.state(team, cid), "Starting over: all answers cleared.")]
         if cmd.name == "set":
             return self._set(st, user, cmd, event_id)

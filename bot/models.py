@@ -84,3 +84,10 @@ class Reply(BaseModel):
     decision: Decision | None = None
     consultation_id: int | None = None
     answered: int = 0
+    # Set when this reply follows a stored answer: which question, what value, by whom.
+    recorded_question: str | None = None
+    recorded_value: str | int | None = None
+    recorded_by: str | None = None
+    # True when the triggering event had been handled before (a re-delivery): the reply is
+    # regenerated so a reply lost to a crash can still be sent, but it must be de-duplicated.
+    duplicate: bool = False

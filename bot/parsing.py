@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +65,10 @@ _ANSWER_FOLLOWERS = frozenset({
     "thanks", "thank", "sorry", "so", "need", "definitely", "absolutely", "never", "nope", "nah", "no",
     "way", "at", "for", "then", "sadly", "unfortunately", "currently", "probably",
 })
+# A negation does not reach past these ("no forms and an admin")...
+_SCOPE_BREAK = frozenset({"and", "plus", "also", "then"})
+# ...unless it is shared along a list of this question's phrases ("no chat or push").
+_COORDINATION = frozenset({"and", "or", "nor", "plus", "a", "an", "any", "the", "some"})
 # Words allowed between a match and a following "not": "an admin is not needed".
 _POST_FILLER = frozenset({
     "is", "are", "was", "were", "be", "will", "would", "does", "do", "did", "really", "so",
@@ -122,7 +127,11 @@ class Command(BaseModel):
 
 
 def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
-    """The questions from a questions TOML file, validated (the lead's loader supersedes this)."""
+    """The questions from a questions TOML file, validated.
+
+    `knowledge.loader.default().questions` gives the same list once every knowledge file exists;
+    the parser takes either, since it only needs `Question` objects.
+    """
     with path.open("rb") as f:
         data = tomllib.load(f)
     return [Question.model_validate(q) for q in data.get("question", [])]
@@ -194,6 +203,7 @@ def _clauses(text: str) -> list[list[str]]:
     return out
 
 
+@lru_cache(maxsize=8192)
 def _phrase(text: str) -> tuple[str, ...]:
     """A synonym as a token tuple (punctuation inside it is ignored)."""
     return tuple(tok for clause in _clauses(text) for tok in clause)
@@ -203,6 +213,8 @@ def _phrase(text: str) -> tuple[str, ...]:
 
 
 class _Match:
+    """One phrase found in the text: where (clause, token span), which value, whether negated."""
+
     __slots__ = ("clause", "start", "end", "value", "negated")
 
     def __init__(self, clause: int, start: int, end: int, value: str):
@@ -237,21 +249,33 @@ def _lexicon(question: Question, generic: bool) -> list[tuple[tuple[str, ...], s
     return pairs
 
 
-def _find(clauses: list[list[str]], lexicon: Iterable[tuple[tuple[str, ...], str]]) -> list[_Match]:
+def _find(clauses: list[list[str]], lexicon: Sequence[tuple[tuple[str, ...], str]]) -> list[_Match]:
     """Every occurrence of every phrase; shorter matches inside longer ones are dropped."""
     by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for phrase, value in lexicon:
         by_first.setdefault(phrase[0], []).append((phrase, value))
+    longest = max((len(p) for p, _ in lexicon), default=1)
     found: list[_Match] = []
+    by_start: dict[tuple[int, int], list[_Match]] = {}
     for ci, tokens in enumerate(clauses):
         for i, tok in enumerate(tokens):
             for phrase, value in by_first.get(tok, ()):
                 if tuple(tokens[i:i + len(phrase)]) == phrase:
-                    found.append(_Match(ci, i, i + len(phrase), value))
+                    m = _Match(ci, i, i + len(phrase), value)
+                    found.append(m)
+                    by_start.setdefault((ci, i), []).append(m)
+
+    def covered(m: _Match) -> bool:
+        # Only matches starting at most `longest` tokens earlier can contain m (keeps this linear).
+        return any(
+            m.inside(o)
+            for start in range(max(0, m.end - longest), m.start + 1)
+            for o in by_start.get((m.clause, start), ())
+        )
+
     # Most specific wins: "not hiring" beats "hiring", "no sql" beats "sql", "not sure" beats "sure".
-    kept = [m for m in found if not any(m.inside(o) for o in found)]
-    for m in kept:
-        m.negated = _negated(clauses[m.clause], m)
+    kept = sorted((m for m in found if not covered(m)), key=lambda m: (m.clause, m.start, m.end))
+    _mark_negations(clauses, kept)
     return kept
 
 
@@ -266,16 +290,47 @@ def _determiner_no(tokens: list[str], m: _Match, starts: set[tuple[int, int]]) -
     return tokens[m.end] not in _ANSWER_FOLLOWERS and (m.clause, m.end) not in starts
 
 
-def _negated(tokens: list[str], m: _Match) -> bool:
-    """Whether a negation governs the match: shortly before it, or "X is not ..." after it."""
-    if any(t in NEGATIONS for t in tokens[max(0, m.start - _NEG_WINDOW):m.start]):
-        return True
+def _negated_before(tokens: list[str], m: _Match) -> bool:
+    """A negation shortly before the match, not cut off by "and": "we do not need an admin"."""
+    for t in reversed(tokens[max(0, m.start - _NEG_WINDOW):m.start]):
+        if t in NEGATIONS:
+            return True
+        if t in _SCOPE_BREAK:
+            # "no forms and an admin": the "no" is about forms.
+            return False
+    return False
+
+
+def _negated_after(tokens: list[str], m: _Match) -> bool:
+    """"X is not ..." after the match: "an admin is not needed"."""
     for t in tokens[m.end:]:
         if t in ("not", "never"):
             return True
         if t not in _POST_FILLER:
             break
     return False
+
+
+def _mark_negations(clauses: list[list[str]], matches: list[_Match]) -> None:
+    """Set `negated` on each match (sorted by position), sharing it along coordinated lists.
+
+    "no chat and push notifications": both are negated; "chat and push are not needed" too.
+    """
+    before = [_negated_before(clauses[m.clause], m) for m in matches]
+    after = [_negated_after(clauses[m.clause], m) for m in matches]
+
+    def coordinated(a: _Match, b: _Match) -> bool:
+        between = clauses[a.clause][a.end:b.start]
+        return a.clause == b.clause and a.end <= b.start and all(t in _COORDINATION for t in between)
+
+    for i in range(1, len(matches)):
+        if before[i - 1] and coordinated(matches[i - 1], matches[i]):
+            before[i] = True
+    for i in range(len(matches) - 2, -1, -1):
+        if after[i + 1] and coordinated(matches[i], matches[i + 1]):
+            after[i] = True
+    for m, b, a in zip(matches, before, after, strict=True):
+        m.negated = b or a
 
 
 def _options(question: Question, values: Sequence[str] | None = None) -> str:
@@ -404,7 +459,8 @@ def _words_to_numbers(tokens: list[str | Decimal]) -> list[str | Decimal]:
     i = 0
     while i < len(tokens):
         solo = next((p for p in _SOLO if tuple(tokens[i:i + len(p)]) == p), None)
-        if solo:
+        # "just me and two others" is counted by _count_me instead.
+        if solo and tokens[i + len(solo):i + len(solo) + 1] not in (["and"], ["plus"]):
             out.append(Decimal(1))
             i += len(solo)
             continue
@@ -499,8 +555,13 @@ def _numbers(text: str) -> list[Decimal]:
     i = 0
     while i < len(toks):
         tok = toks[i]
-        if tok == "between" and i + 3 < len(toks) and isinstance(toks[i + 1], Decimal) \
-                and toks[i + 2] == "and" and isinstance(toks[i + 3], Decimal):
+        if (
+            tok == "between"
+            and i + 3 < len(toks)
+            and isinstance(toks[i + 1], Decimal)
+            and toks[i + 2] == "and"
+            and isinstance(toks[i + 3], Decimal)
+        ):
             found.append(_midpoint(toks[i + 1], toks[i + 3]))  # type: ignore[arg-type]
             i += 4
             continue
@@ -515,11 +576,7 @@ def _numbers(text: str) -> list[Decimal]:
             negative = prev == "minus" or (prev == "-" and not isinstance(before, Decimal))
             found.append(-tok if negative else tok)
         i += 1
-    distinct: list[Decimal] = []
-    for n in found:
-        if n not in distinct:
-            distinct.append(n)
-    return distinct
+    return list(dict.fromkeys(found))
 
 
 def _midpoint(a: Decimal, b: Decimal) -> Decimal:
@@ -536,7 +593,7 @@ def _parse_integer(question: Question, text: str) -> Parsed:
                      f"from {lo} to {hi}.")
     try:
         numbers = _numbers(text)
-    except (InvalidOperation, ArithmeticError):  # defensive: Decimal on odd input
+    except ArithmeticError:  # defensive: Decimal arithmetic on odd input
         numbers = []
     if not numbers:
         return _fail(f"I didn't catch a number. {expected}")
@@ -585,7 +642,8 @@ _SIMPLE_COMMANDS: dict[str, str] = {
     "status": "status", "progress": "status",
     "quit": "quit", "exit": "quit", "bye": "quit",
     "help": "help", "commands": "help",
-    "cancel": "cancel", "stop": "cancel", "abort": "cancel",
+    # "stop" only leaves (quit keeps the consultation open); cancelling must be said explicitly.
+    "cancel": "cancel", "abort": "cancel", "stop": "quit",
 }
 _FRAMEWORK_ALIASES = {
     "django": "django", "flask": "flask", "node": "node", "nodejs": "node", "node.js": "node",
@@ -598,7 +656,7 @@ _DECIDE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BECAUSE = re.compile(
-    r"^\s*[,;:\-]?\s*(?:because|since|as|cause|bc)\b[\s,:]*(?P<why>.*)$", re.IGNORECASE | re.DOTALL
+    r"^\s*[,;:\-\u2013\u2014]?\s*(?:because|since|as|cause|bc)\b[\s,:]*(?P<why>.*)$", re.IGNORECASE | re.DOTALL
 )
 _SET = re.compile(r"^set\b(?:\s+(?P<body>.*))?$", re.IGNORECASE | re.DOTALL)
 # "set up a REST API" is an answer, not `set`: these never name a question.
@@ -670,7 +728,8 @@ def _set(body: str) -> Command | None:
         m = re.match(r"^(?P<q>[a-z][a-z_]*)(?:\s+(?P<v>.*))?$", body, re.IGNORECASE | re.DOTALL)
         if m is None or m.group("q").lower() in _NOT_QUESTION_NAMES:
             return None
-    question = re.sub(r"[\s\-]+", "_", m.group("q").strip().lower()) or None
+    name = re.sub(r"^(?:the|our|my)\s+", "", m.group("q").strip().lower())
+    question = re.sub(r"[\s\-]+", "_", name) or None
     value = (m.group("v") or "").strip(_EDGE_PUNCT) or None
     return Command(name="set", question=question, value=value)
 

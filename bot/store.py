@@ -70,11 +70,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         event_id TEXT PRIMARY KEY, team_id TEXT, created_at TEXT NOT NULL)""")
     db.execute("""CREATE TABLE outbox (
         id INTEGER PRIMARY KEY, team_id TEXT NOT NULL, channel TEXT NOT NULL, thread_ts TEXT,
-        method TEXT NOT NULL, payload TEXT NOT NULL, dedupe_key TEXT UNIQUE,
+        method TEXT NOT NULL, payload TEXT NOT NULL, dedupe_key TEXT UNIQUE, tag TEXT,
         status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
         not_before REAL NOT NULL DEFAULT 0, lease_until REAL NOT NULL DEFAULT 0,
         last_error TEXT, result_ts TEXT, created_at TEXT NOT NULL, sent_at TEXT)""")
     db.execute("CREATE INDEX outbox_pending ON outbox (status, not_before)")
+    db.execute("CREATE INDEX outbox_tag ON outbox (team_id, tag)")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
@@ -354,6 +355,83 @@ class Store:
             yield from self._decision("1 = 1", [], "ORDER BY d.team_id, d.number")
         else:
             yield from self._decision("d.team_id = ?", [team_id], "ORDER BY d.number")
+
+    # -- the outbox: replies owed to Slack, durable until sent ---------------------------------
+    def outbox_enqueue(self, team_id: str, channel: str, method: str, payload: dict, *, thread_ts: str | None = None,
+                       dedupe_key: str | None = None, tag: str | None = None) -> int | None:
+        """Queue a Web API call; None when `dedupe_key` was queued before (a re-delivered event)."""
+        with self.write() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [team_id, channel, thread_ts, method, json.dumps(payload), dedupe_key, tag, now()])
+            return cur.lastrowid if cur.rowcount else None
+
+    def outbox_claim(self, now_s: float, lease_s: float, limit: int = 20,
+                     skip_channels: frozenset[str] = frozenset()) -> list[dict]:
+        """Lease the oldest due rows, at most one per channel (so each channel keeps its order).
+
+        A channel in `skip_channels` (posted to less than a second ago) only yields a row that is
+        not a chat.postMessage (updates, ephemeral messages and views have their own limits).
+        """
+        with self.write() as db:
+            rows = db.execute(
+                "SELECT id, team_id, channel, thread_ts, method, payload, attempts, tag FROM outbox"
+                " WHERE status = 'pending' AND not_before <= ? AND lease_until <= ? ORDER BY id LIMIT 500",
+                [now_s, now_s]).fetchall()
+            # A channel whose oldest pending row is not due yet must wait (keeps per-channel order).
+            blocked = {r[0] for r in db.execute(
+                "SELECT channel FROM outbox WHERE status = 'pending' AND (not_before > ? OR lease_until > ?)",
+                [now_s, now_s]).fetchall()}
+            picked: list[dict] = []
+            seen: set[str] = set(blocked)
+            for r in rows:
+                if r[2] in seen:
+                    continue
+                seen.add(r[2])
+                if r[2] in skip_channels and r[4] == "chat.postMessage":
+                    continue
+                picked.append({"id": r[0], "team_id": r[1], "channel": r[2], "thread_ts": r[3], "method": r[4],
+                               "payload": json.loads(r[5]), "attempts": r[6], "tag": r[7]})
+                if len(picked) >= limit:
+                    break
+            for p in picked:
+                db.execute("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+                           [now_s + lease_s, p["id"]])
+        return picked
+
+    def outbox_done(self, outbox_id: int, result_ts: str | None) -> None:
+        """Mark a row sent (keeping the message ts for later chat.update calls)."""
+        with self.write() as db:
+            db.execute("UPDATE outbox SET status = 'sent', result_ts = ?, sent_at = ?, lease_until = 0 WHERE id = ?",
+                       [result_ts, now(), outbox_id])
+
+    def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
+        """Put a row back for a later try."""
+        with self.write() as db:
+            db.execute("UPDATE outbox SET not_before = ?, lease_until = 0, last_error = ? WHERE id = ?",
+                       [not_before, error[:500], outbox_id])
+
+    def outbox_fail(self, outbox_id: int, error: str) -> None:
+        """Give up on a row (Slack refused it for good)."""
+        with self.write() as db:
+            db.execute("UPDATE outbox SET status = 'failed', lease_until = 0, last_error = ? WHERE id = ?",
+                       [error[:500], outbox_id])
+
+    def outbox_row(self, outbox_id: int) -> dict | None:
+        """One outbox row's status and message ts."""
+        r = self.db.execute("SELECT status, result_ts, channel FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        return {"status": r[0], "result_ts": r[1], "channel": r[2]} if r else None
+
+    def outbox_latest(self, team_id: str, tag: str) -> int | None:
+        """The newest outbox row with a tag (e.g. the message that asked a question)."""
+        r = self.db.execute("SELECT id FROM outbox WHERE team_id = ? AND tag = ? ORDER BY id DESC LIMIT 1",
+                            [team_id, tag]).fetchone()
+        return r[0] if r else None
+
+    def outbox_pending(self) -> int:
+        """How many rows are still owed to Slack."""
+        return self.db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
 
     # -- data lifecycle ------------------------------------------------------------------------
     def forget_user(self, team_id: str, user_id: str, replacement: str = "forgotten-user") -> int:

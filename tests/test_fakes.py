@@ -295,6 +295,8 @@ def test_invalid_blocks_refused_on_update_and_ephemeral(web_client: WebClient) -
 def test_invalid_views_are_refused(web_client: WebClient) -> None:
     long_title = {"type": "modal", "title": {"type": "plain_text", "text": "x" * 25}, "blocks": [SECTION]}
     assert api_error(lambda: web_client.views_open(trigger_id="1", view=long_title))["error"] == "invalid_blocks"
+    untitled = {"type": "modal", "blocks": [SECTION]}
+    assert api_error(lambda: web_client.views_open(trigger_id="1", view=untitled))["error"] == "invalid_arguments"
     too_many = {"type": "home", "blocks": [SECTION] * 101}
     assert api_error(lambda: web_client.views_publish(user_id="U1", view=too_many))["error"] == "invalid_blocks"
 

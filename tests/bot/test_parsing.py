@@ -45,6 +45,10 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("team_size", "team of three", 3),
     ("team_size", "maybe 5", 5),
     ("team_size", "  40 people  ", 40),
+    ("team_size", "me and 3 others", 4),
+    ("team_size", "myself and a friend", 2),
+    ("team_size", "5/6", 6),
+    ("team_size", "a hundred", 100),
     # app_type
     ("app_type", "a web app", "web_app"),
     ("app_type", "Web application with user accounts", "web_app"),
@@ -102,6 +106,13 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("realtime", "nope, plain request/response", "no"),
     ("realtime", "chat isn't needed", "no"),
     ("realtime", "we don't need websockets", "no"),
+    ("realtime", "nothing real-time", "no"),
+    ("realtime", "No thanks", "no"),
+    # A negation is shared along a list of the question's own phrases.
+    ("realtime", "we don't need chat and push notifications", "no"),
+    ("realtime", "no chat or live updates", "no"),
+    ("realtime", "chat and push notifications are not needed", "no"),
+    ("realtime", "chat and push notifications", "yes"),
     # team_language
     ("team_language", "python", "python"),
     ("team_language", "mostly Python devs", "python"),
@@ -138,6 +149,7 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("experience", "experienced", "experienced"),
     ("experience", "senior devs", "experienced"),
     ("experience", "seasoned veterans", "experienced"),
+    ("experience", "a mix of juniors and seniors", "intermediate"),
     # hiring
     ("hiring", "yes", "yes"),
     ("hiring", "we're hiring", "yes"),
@@ -148,6 +160,7 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("hiring", "we aren't hiring", "no"),
     ("hiring", "hiring freeze", "no"),
     ("hiring", "current team only", "no"),
+    ("hiring", "not yet", "no"),
     # needs_admin
     ("needs_admin", "yes", "yes"),
     ("needs_admin", "an admin panel", "yes"),
@@ -158,6 +171,9 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("needs_admin", "no admin", "no"),
     ("needs_admin", "an admin is not needed", "no"),
     ("needs_admin", "users only", "no"),
+    # A bare "no" about another topic does not answer this question.
+    ("needs_admin", "We need an admin but no forms", "yes"),
+    ("needs_admin", "no forms and an admin", "yes"),
     # needs_forms
     ("needs_forms", "yes", "yes"),
     ("needs_forms", "sign-up forms", "yes"),
@@ -181,6 +197,7 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("database", "we don't need a database", "none"),
     ("database", "stateless", "none"),
     ("database", "not mongo, postgres", "relational"),
+    ("database", "PostgreSQL with a Redis cache", "relational"),
     # flexibility
     ("flexibility", "conventions", "conventions"),
     ("flexibility", "batteries included", "conventions"),
@@ -272,6 +289,9 @@ FAILURES: list[tuple[str, str, list[str]]] = [
     ("team_size", "5 devs and 2 designers", ["more than one number"]),
     ("team_size", "2.5", ["whole number"]),
     ("team_size", "not sure", ["skip"]),
+    ("team_size", "hundred", ["whole number"]),
+    ("needs_admin", "no forms", ["Yes", "No"]),
+    ("realtime", "no, we need chat", ["Yes", "No", "Which one"]),
     ("team_size", "", ["whole number", "1", "10000"]),
 ]
 
@@ -317,6 +337,7 @@ COMMANDS: list[tuple[str, Command | None]] = [
     ("help!", Command(name="help")),
     ("?", Command(name="help")),
     ("cancel", Command(name="cancel")),
+    ("stop", Command(name="quit")),
     ("<@U0BOT> why", Command(name="why")),
     ("decide flask because we already run it",
      Command(name="decide", framework="flask", rationale="we already run it")),
@@ -329,12 +350,15 @@ COMMANDS: list[tuple[str, Command | None]] = [
     ("decide on flask, because the team knows it",
      Command(name="decide", framework="flask", rationale="the team knows it")),
     ("decide flask: we already run it", Command(name="decide", framework="flask", rationale="we already run it")),
+    ("Decide:  Node.js \u2014 because realtime", Command(name="decide", framework="node", rationale="realtime")),
+    ("decide flask because <!channel> said so", Command(name="decide", framework="flask", rationale="said so")),
     ("decide", Command(name="decide")),
     ("decide rails", Command(name="decide", value="rails")),
     ("set team_size=30", Command(name="set", question="team_size", value="30")),
     ("set team_size 30", Command(name="set", question="team_size", value="30")),
     ("SET app_type = REST API", Command(name="set", question="app_type", value="REST API")),
     ("set team size to 8", Command(name="set", question="team_size", value="8")),
+    ("set the team size to 9", Command(name="set", question="team_size", value="9")),
     ("set database: none", Command(name="set", question="database", value="none")),
     ("set team_size", Command(name="set", question="team_size")),
     ("set", Command(name="set")),
@@ -372,6 +396,10 @@ CORRECTIONS: list[tuple[str, tuple[str, str | int] | None]] = [
     ("actually no chat", ("realtime", "no")),
     ("actually the team is mostly JS folks", ("team_language", "javascript")),
     ("actually it will last for years", ("duration", "long")),
+    ("actually, make that 40 people", ("team_size", 40)),
+    ("I meant a prototype", ("app_type", "prototype")),
+    ("change language to python", ("team_language", "python")),
+    ("Actually we're 5-8 people", ("team_size", 7)),
     # Not corrections.
     ("we are 30 people", None),  # no marker: an ordinary answer
     ("it's a REST API", None),
@@ -380,6 +408,8 @@ CORRECTIONS: list[tuple[str, tuple[str, str | int] | None]] = [
     ("actually I'm not sure it's a REST API", None),  # hedged
     ("actually we are 5 JS devs", None),  # two questions at once
     ("actually it's not a static site", None),  # says only what it is not
+    ("actually it's maybe a REST API", None),  # hedged
+    ("actually a REST API and a web app", None),  # two values for one question
     ("change team size to lots", None),  # named question, unparseable value
     ("change the world to be better", None),
     ("", None),

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,7 +80,6 @@ class _Request:
     params: dict[str, Any]
     headers: dict[str, str]
     token: str | None
-    call: Call = field(repr=False)
 
 
 class SlackError(Exception):
@@ -372,6 +371,8 @@ class FakeSlackWebAPI:
             raise SlackError("invalid_arguments", [f"[ERROR] view is not valid JSON: {error}"]) from None
         if not isinstance(view, dict) or view.get("type") not in ("home", "modal"):
             raise SlackError("invalid_arguments", ["[ERROR] view must be an object with type home or modal"])
+        if view["type"] == "modal" and not view.get("title"):
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: title [json-pointer:/view]"])
         self._validate_blocks(view.get("blocks", []), limit=100)
         try:
             View(**view).validate_json()
@@ -770,7 +771,7 @@ class _Handler(BaseHTTPRequestHandler):
             call.fault = fault.kind
             if self._apply_fault(fault, call):
                 return
-        call.response = fake._answer(_Request(method, params, headers, token, call))
+        call.response = fake._answer(_Request(method, params, headers, token))
         fake._record(call)
         self._send_json(200, call.response)
 

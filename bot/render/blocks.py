@@ -1,0 +1,167 @@
+"""Render consultation replies as Slack messages: Block Kit built with slack_sdk.models plus a text fallback.
+
+slack_sdk.models validates Block Kit limits when the blocks are serialised, so a message that
+would break one fails here, in our process, not at Slack. All text from the consultation is
+escaped (`&`, `<`, `>`) so user text echoed back can never ping `@channel` or a user; the
+mentions we add ourselves are inserted after escaping.
+"""
+
+from __future__ import annotations
+
+import json
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.models import Decision, Reply
+from bot.render.explain import fw_name, ranking_text, value_label
+from knowledge.models import FRAMEWORKS, KnowledgeBase
+
+SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
+TEXT_LIMIT = 39000  # and 40,000 in a message's text
+
+# Quick picks for the team-size question; typing any number also works.
+TEAM_SIZE_PICKS = [("1-2", 2), ("3-5", 4), ("6-9", 8), ("10-20", 15), ("20-50", 30), ("50+", 60)]
+
+
+def escape(text: str) -> str:
+    """Escape Slack's control characters in text we did not write ourselves."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=_cut(text)))
+
+
+def _button(text: str, action_id: str, value: dict, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=PlainTextObject(text=_cut(text, 75), emoji=True), action_id=action_id,
+                         value=json.dumps(value, separators=(",", ":")), style=style)
+
+
+def message(text: str, blocks: list | None = None) -> dict:
+    """A chat.postMessage payload: escaped text fallback and serialised (validated) blocks."""
+    payload: dict = {"text": _cut(text, TEXT_LIMIT)}
+    if blocks:
+        payload["blocks"] = [b.to_dict() for b in blocks]
+    return payload
+
+
+def question(reply: Reply) -> dict:
+    """A question with a button per option (or quick picks for a number)."""
+    cid = reply.consultation_id
+    text = escape(reply.text)
+    lines = text.split("\n")
+    blocks: list = []
+    if len(lines) > 1:
+        blocks.append(_section("\n".join(lines[:-1])))
+    blocks.append(_section(f"*{lines[-1]}*"))
+    if reply.options:
+        picks = [(o.label, o.value) for o in reply.options]
+    elif reply.question == "team_size":
+        picks = TEAM_SIZE_PICKS
+    else:
+        picks = []
+    if picks:
+        blocks.append(ActionsBlock(block_id=f"fa_q_{reply.question}", elements=[
+            _button(label, f"fa_answer_{i}", {"c": cid, "q": reply.question, "v": value})
+            for i, (label, value) in enumerate(picks)] + [
+            _button("Skip", "fa_skip", {"c": cid, "q": reply.question})]))
+    hint = "Reply in this thread" + (f" with {escape(reply.input_hint)}" if reply.input_hint else "")
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"{hint} · type `why`, `how`, `back`, `skip` or `status`")]))
+    return message(text, blocks)
+
+
+def answered(kb: KnowledgeBase, prompt: str, question_id: str, value: object, user: str) -> dict:
+    """The replacement for an answered question: its buttons become 'answered by @x: value'."""
+    label = escape(value_label(kb, question_id, value))
+    text = f"{escape(prompt)}\nanswered by <@{user}>: *{label}*"
+    return message(text, [_section(text)])
+
+
+def recommendation(kb: KnowledgeBase, reply: Reply) -> dict:
+    """The recommendation: ranking, reasons with sources, caveats, what would change it, buttons."""
+    result = reply.result or {}
+    cid = reply.consultation_id
+    rec = result.get("recommendation")
+    note_lines = escape(reply.text).split("\n")
+    blocks: list = []
+    head = f"Recommendation: {fw_name(rec)}" if rec else "No clear recommendation yet"
+    blocks.append(HeaderBlock(text=PlainTextObject(text=_cut(head, 150))))
+    if note_lines and note_lines[0] and not note_lines[0].startswith("*"):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_cut(note_lines[0]))]))
+    blocks.append(_section("*Confidence:* " + escape(ranking_text(result))))
+    reasons = result.get("reasons", [])[:6]
+    if reasons:
+        lines = [f"{'➕' if r['effect'] > 0 else '➖'} *{fw_name(r['framework'])}* {escape(r['text'])} "
+                 f"_({escape(r['source'])})_" for r in reasons]
+        blocks.append(_section("*Why*\n" + "\n".join(lines)))
+    caveats = result.get("caveats", [])
+    if caveats:
+        blocks.append(_section("*You will need*\n" + "\n".join(
+            f"• *{escape(c['package'])}*: {escape(c['text'])} _({escape(c['source'])})_" for c in caveats)))
+    changes = result.get("what_would_change", [])[:6]
+    if changes:
+        blocks.append(_section("*What would change it*\n" + "\n".join(
+            f"• {escape(c['question'].replace('_', ' '))} = {escape(value_label(kb, c['question'], c['value']))}"
+            f" → {fw_name(c['new_recommendation'])}" for c in changes)))
+    blocks.append(DividerBlock())
+    blocks.append(ActionsBlock(block_id="fa_decide", elements=[
+        _button(f"Adopt {fw_name(fw)}", f"fa_decide_{fw}", {"c": cid, "f": fw},
+                style="primary" if fw == rec else None) for fw in FRAMEWORKS] + [
+        _button("Why?", "fa_how", {"c": cid}), _button("What would change it?", "fa_changes", {"c": cid})]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="Or type `decide flask because we already run it` · knowledge "
+             f"{escape(str(result.get('knowledge_version', '')))}")]))
+    return message(escape(reply.text), blocks)
+
+
+def text_reply(reply: Reply) -> dict:
+    """A plain reply (clarification, why, how, status, decision, closed)."""
+    text = escape(reply.text)
+    return message(text, [_section(chunk) for chunk in _chunks(text)][:45])
+
+
+def _chunks(text: str, size: int = SECTION_LIMIT) -> list[str]:
+    out, cur = [], ""
+    for line in text.split("\n"):
+        if len(cur) + len(line) + 1 > size and cur:
+            out.append(cur)
+            cur = ""
+        cur = f"{cur}\n{line}" if cur else line
+    out.append(cur)
+    return [_cut(c) for c in out if c]
+
+
+def render(kb: KnowledgeBase, reply: Reply) -> dict:
+    """Any reply as a chat.postMessage payload."""
+    if reply.kind == "question":
+        return question(reply)
+    if reply.kind == "recommendation":
+        return recommendation(kb, reply)
+    return text_reply(reply)
+
+
+def decision_line(d: Decision, team_domain: str | None = None) -> str:
+    """One history line: framework, status, topic, who, when (reader's time zone), link to the thread."""
+    from datetime import datetime
+
+    epoch = int(datetime.fromisoformat(d.created_at).timestamp())
+    when = f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{d.created_at[:16].replace('T', ' ')} UTC>"
+    topic = escape(d.topic) if d.topic else "_no topic_"
+    link = ""
+    if team_domain and d.thread_ts and d.channel:
+        link = f" · <https://{team_domain}.slack.com/archives/{d.channel}/p{d.thread_ts.replace('.', '')}|thread>"
+    return (f"*{d.number}.* *{fw_name(d.framework)}* ({d.status}) · {topic} · <@{d.decided_by}> · {when}{link}")

@@ -1,0 +1,69 @@
+"""What every listener needs: the store, the consultation service, and a way to queue replies."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.consultation import Consultations
+from bot.models import Reply
+from bot.render import blocks
+from bot.slack.config import SlackConfig
+from bot.slack.outbox import OutboxWorker
+from bot.store import Store
+
+log = logging.getLogger("framework_advisor.slack")
+
+
+def question_tag(consultation_id: int | None, question: str | None) -> str:
+    """The outbox tag of the message that asked a question (so it can be updated when answered)."""
+    return f"q:{consultation_id}:{question}"
+
+
+@dataclass
+class SlackContext:
+    """Shared by the listeners of one app."""
+
+    store: Store
+    service: Consultations
+    cfg: SlackConfig
+    worker: OutboxWorker | None = None
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def kb(self):
+        """The knowledge base in use."""
+        return self.service.kb
+
+    def send(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], key: str) -> None:
+        """Queue replies in the outbox, de-duplicated by `key` (an event or action identity)."""
+        for i, reply in enumerate(replies):
+            if reply.recorded_question:
+                self._mark_answered(team, channel, reply, f"{key}:upd")
+            payload = blocks.render(self.kb, reply)
+            tag = question_tag(reply.consultation_id, reply.question) if reply.kind == "question" else None
+            self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
+                                      dedupe_key=f"{key}:{i}", tag=tag)
+        self.wake()
+
+    def _mark_answered(self, team: str, channel: str, reply: Reply, key: str) -> None:
+        ref = self.store.outbox_latest(team, question_tag(reply.consultation_id, reply.recorded_question))
+        if ref is None:
+            return
+        q = self.kb.question(reply.recorded_question)
+        payload = blocks.answered(self.kb, q.prompt, q.id, reply.recorded_value, reply.recorded_by or "")
+        self.store.outbox_enqueue(team, channel, "chat.update", {**payload, "ref": ref}, dedupe_key=key)
+
+    def ephemeral(self, team: str, channel: str, user: str, text: str, thread_ts: str | None, key: str) -> None:
+        """Queue an ephemeral message for one user."""
+        payload = blocks.text_reply(Reply(kind="text", text=text))
+        payload.update(channel=channel, user=user)
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
+        self.store.outbox_enqueue(team, channel, "chat.postEphemeral", payload, dedupe_key=key)
+        self.wake()
+
+    def wake(self) -> None:
+        """Tell the outbox worker there is something to send."""
+        if self.worker is not None:
+            self.worker.wake()

@@ -1,0 +1,170 @@
+"""The outbox worker: sends the replies queued in SQLite to Slack, once each, in order, rate-limited.
+
+`chat.postMessage` has no idempotency key, so every reply is first stored (the outbox table) and
+then sent by this worker:
+- slack_sdk's retry handlers retry 429s (honouring Retry-After) and connection errors;
+- after a 5xx or a timeout the row is retried later, and before posting again the worker looks
+  for the message in the thread (`conversations.replies` with metadata): each posted message
+  carries its outbox id in `metadata`, so a post that did land is not posted twice;
+- about one message per second per channel (Slack's chat.postMessage limit); the rest waits,
+  queued, never dropped; each channel's messages keep their order.
+Rows are leased, so several processes can share one outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import metrics
+from bot.store import Store
+
+log = logging.getLogger("framework_advisor.outbox")
+
+METADATA_EVENT = "framework_advisor_reply"
+LEASE_S = 30.0
+MAX_ATTEMPTS = 12
+# Errors that another try cannot fix.
+PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text",
+             "invalid_arguments", "message_not_found", "cant_update_message", "account_inactive", "invalid_auth",
+             "token_revoked", "not_authed", "restricted_action", "user_not_found", "missing_scope"}
+
+
+class OutboxWorker:
+    """A background thread draining the outbox."""
+
+    def __init__(self, store: Store, client_for: Callable[[str], WebClient | None], *,
+                 channel_interval: float = 1.0, poll_interval: float = 0.2):
+        self.store = store
+        self.client_for = client_for
+        self.channel_interval = channel_interval
+        self.poll_interval = poll_interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._last_sent: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (pending rows stay in the database for the next start)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """New rows were queued: send them now rather than at the next poll."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:  # noqa: BLE001 - the worker must survive anything and try again
+                log.exception("outbox pass failed")
+                sent = 0
+            if not sent:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Send what is due now; returns how many rows were handled."""
+        now_s = time.time()
+        busy = frozenset(ch for ch, t in self._last_sent.items() if now_s - t < self.channel_interval)
+        rows = self.store.outbox_claim(now_s, LEASE_S, skip_channels=busy)
+        for row in rows:
+            self._send(row)
+        return len(rows)
+
+    # -- one row ----------------------------------------------------------------------------------
+    def _send(self, row: dict) -> None:
+        client = self.client_for(row["team_id"])
+        if client is None:
+            self.store.outbox_fail(row["id"], "no token for this workspace")
+            return
+        method, payload = row["method"], dict(row["payload"])
+        try:
+            if method == "chat.postMessage":
+                ts = self._post(client, row, payload)
+            elif method == "chat.update":
+                ref = self.store.outbox_row(payload.pop("ref"))
+                if ref is None or ref["status"] == "failed":
+                    self.store.outbox_fail(row["id"], "the message to update was never posted")
+                    return
+                if not ref["result_ts"]:
+                    self.store.outbox_retry(row["id"], time.time() + 0.5, "waiting for the message to update")
+                    return
+                ts = client.chat_update(channel=row["channel"], ts=ref["result_ts"], **payload).get("ts")
+            else:
+                resp = client.api_call(method, json=payload)
+                ts = resp.get("ts") if isinstance(resp.data, dict) else None
+        except SlackApiError as e:
+            self._failed(row, e)
+            return
+        except Exception as e:  # noqa: BLE001 - connection errors and timeouts after the retry handlers
+            metrics.SLACK_ERRORS.labels(method=method, error=type(e).__name__).inc()
+            self._later(row, f"{type(e).__name__}: {e}")
+            return
+        if method != "views.publish":
+            self._last_sent[row["channel"]] = time.time()
+        self.store.outbox_done(row["id"], ts)
+        metrics.REPLIES.labels(method=method).inc()
+
+    def _post(self, client: WebClient, row: dict, payload: dict) -> str | None:
+        if row["attempts"] > 1:
+            found = self._already_posted(client, row)
+            if found:
+                return found
+        payload["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}}
+        resp = client.chat_postMessage(channel=row["channel"], thread_ts=row["thread_ts"], **payload)
+        return resp.get("ts")
+
+    def _already_posted(self, client: WebClient, row: dict) -> str | None:
+        """The ts of this row's message if an earlier try did land (found by its metadata)."""
+        try:
+            if row["thread_ts"]:
+                resp = client.conversations_replies(channel=row["channel"], ts=row["thread_ts"],
+                                                    include_all_metadata=True, limit=200)
+            else:
+                resp = client.conversations_history(channel=row["channel"], include_all_metadata=True, limit=100)
+        except Exception:  # noqa: BLE001 - if we cannot check, posting again is the lesser harm
+            return None
+        for m in resp.get("messages", []) or []:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get(
+                    "outbox_id") == row["id"]:
+                return m.get("ts")
+        return None
+
+    def _failed(self, row: dict, e: SlackApiError) -> None:
+        error = str(e.response.get("error", "")) if e.response is not None else ""
+        status = e.response.status_code if e.response is not None else 0
+        metrics.SLACK_ERRORS.labels(method=row["method"], error=error or str(status)).inc()
+        if status == 429:
+            retry_after = float(e.response.headers.get("Retry-After", e.response.headers.get("retry-after", 1)))
+            self.store.outbox_retry(row["id"], time.time() + retry_after, "ratelimited")
+        elif status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            self._later(row, f"HTTP {status} {error}")
+        elif error in PERMANENT or status in (400, 401, 403, 404):
+            log.warning("outbox row %s refused by Slack: %s", row["id"], error or status)
+            self.store.outbox_fail(row["id"], error or f"HTTP {status}")
+        else:
+            self._later(row, error or f"HTTP {status}")
+
+    def _later(self, row: dict, error: str) -> None:
+        if row["attempts"] >= MAX_ATTEMPTS:
+            log.error("outbox row %s given up after %s attempts: %s", row["id"], row["attempts"], error)
+            self.store.outbox_fail(row["id"], error)
+            return
+        metrics.SLACK_RETRIES.labels(method=row["method"]).inc()
+        delay = min(30.0, 0.5 * 2 ** (row["attempts"] - 1))
+        self.store.outbox_retry(row["id"], time.time() + delay, error)
