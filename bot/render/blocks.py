@@ -9,6 +9,7 @@ mentions we add ourselves are inserted after escaping.
 from __future__ import annotations
 
 import json
+import re
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -134,6 +135,11 @@ def text_reply(reply: Reply) -> dict:
     return message(text, [_section(chunk) for chunk in _chunks(text)][:45])
 
 
+def text_reply_blocks(text: str) -> list[dict]:
+    """Section blocks for text that is already escaped (it may hold our own mentions and dates)."""
+    return [_section(chunk).to_dict() for chunk in _chunks(text)][:45]
+
+
 def _chunks(text: str, size: int = SECTION_LIMIT) -> list[str]:
     out, cur = [], ""
     for line in text.split("\n"):
@@ -164,4 +170,5 @@ def decision_line(d: Decision, team_domain: str | None = None) -> str:
     link = ""
     if team_domain and d.thread_ts and d.channel:
         link = f" · <https://{team_domain}.slack.com/archives/{d.channel}/p{d.thread_ts.replace('.', '')}|thread>"
-    return (f"*{d.number}.* *{fw_name(d.framework)}* ({d.status}) · {topic} · <@{d.decided_by}> · {when}{link}")
+    who = f"<@{d.decided_by}>" if re.match(r"^[UW][A-Z0-9]{2,}$", d.decided_by) else escape(d.decided_by)
+    return f"*{d.number}.* *{fw_name(d.framework)}* ({d.status}) · {topic} · {who} · {when}{link}"

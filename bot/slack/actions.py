@@ -1,0 +1,116 @@
+"""Button clicks: answers, skip, adopt a framework, why, what would change it, start from App Home.
+
+Each click is acknowledged first; the work runs in a lazy listener after the ack. A click's
+identity (message, action, user, action_ts) is its event id, so a re-delivered click records
+nothing twice; a stale click on an old question changes that answer, or says the consultation
+is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot import metrics
+from bot.parsing import Command
+from bot.render import explain
+from bot.slack.context import SlackContext
+from bot.slack.events import team_of
+from knowledge.models import FRAMEWORKS
+
+log = logging.getLogger("framework_advisor.actions")
+
+ACTIONS = re.compile(r"^fa_(answer_\d+|skip|decide_(django|flask|node)|how|changes|home_start)$")
+
+
+def _ack(ack) -> None:
+    ack()
+    metrics.ACKS.labels(kind="action").inc()
+
+
+def register(app: App, ctx: SlackContext) -> None:
+    """Attach the block_actions listener for every fa_* button."""
+
+    def work(body: dict, action: dict, client) -> None:
+        try:
+            handle(ctx, body, action, client)
+        except Exception:  # noqa: BLE001 - never a stack trace in Slack
+            log.exception("action %s failed", action.get("action_id"))
+
+    app.action(ACTIONS)(ack=_ack, lazy=[work])
+
+
+def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
+    """Carry out one click."""
+    team, user = team_of(body), (body.get("user") or {}).get("id")
+    action_id = action.get("action_id", "")
+    try:
+        value = json.loads(action.get("value") or "{}")
+    except ValueError:
+        return
+    if not team or not user or not isinstance(value, dict):
+        return
+    if action_id == "fa_home_start":
+        return _home_start(ctx, client, team, user, value)
+    cid = value.get("c")
+    c = ctx.store.get_consultation(team, cid) if isinstance(cid, int) else None
+    if c is None:
+        return  # not this team's consultation: say nothing, reveal nothing
+    channel = c.channel
+    thread = c.thread_ts
+    msg_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
+    key = f"act:{msg_ts}:{action_id}:{user}:{action.get('action_ts', '')}"
+    if action_id.startswith("fa_answer_"):
+        replies = ctx.service.answer(team, c.id, user, str(value.get("q")), value.get("v"), raw_text=None,
+                                     event_id=key)
+        ctx.send(team, channel, thread, replies, key=key)
+    elif action_id == "fa_skip":
+        st = ctx.service.state(team, c.id)
+        if st.consultation.status != "open":
+            ctx.send(team, channel, thread, [ctx.service.closed_reply(st.consultation)], key=key)
+        elif st.next_question != value.get("q"):
+            ctx.ephemeral(team, channel, user, "That question is no longer the open one.", thread, key)
+        else:
+            ctx.send(team, channel, thread, ctx.service.command(st, user, Command(name="skip"), event_id=key), key=key)
+    elif action_id.startswith("fa_decide_"):
+        fw = action_id.removeprefix("fa_decide_")
+        if fw in FRAMEWORKS:
+            reply = ctx.service.decide(team, c.id, user, fw, "")
+            if reply.kind == "decision":
+                metrics.DECISIONS.inc()
+                ctx.send(team, channel, thread, [reply], key=key)
+            else:
+                ctx.ephemeral(team, channel, user, reply.text, thread, key)
+    elif action_id == "fa_how":
+        st = ctx.service.state(team, c.id)
+        ctx.ephemeral(team, channel, user, explain.how(ctx.kb, st.result), thread, key)
+    elif action_id == "fa_changes":
+        st = ctx.service.state(team, c.id)
+        result = ctx.service.full_result(st)
+        changes = result["what_would_change"]
+        if not changes:
+            text = "No single answer change would change the recommendation."
+        else:
+            text = "*What would change it*\n" + "\n".join(
+                f"• {ch['question'].replace('_', ' ')} = {explain.value_label(ctx.kb, ch['question'], ch['value'])}"
+                f" → {explain.fw_name(ch['new_recommendation'])}" for ch in changes[:30])
+        ctx.ephemeral(team, channel, user, text, thread, key)
+
+
+def _home_start(ctx: SlackContext, client, team: str, user: str, value: dict) -> None:
+    """Start a consultation in the user's direct-message channel with the app."""
+    channel = value.get("ch")
+    if not isinstance(channel, str) or not channel:
+        return
+    try:
+        root = client.chat_postMessage(channel=channel, text=f"Framework consultation started by <@{user}>")
+    except SlackApiError as e:
+        log.info("home start failed: %s", e.response.get("error"))
+        return
+    c, reply = ctx.service.start(team, channel, root["ts"], user, "")
+    metrics.CONSULTATIONS_STARTED.inc()
+    ctx.send(team, channel, root["ts"], [reply], key=f"start:{c.id}")

@@ -1,0 +1,95 @@
+"""Build the bolt App for a configuration: client, OAuth, listeners, outbox worker.
+
+The App runs with `process_before_response=True`: bolt's default mode acknowledges from a
+thread pool it polls every 10 ms, and, for events, acknowledges before the listener has stored
+anything. Here a listener's return is the ack: commands and clicks ack first and do slow work
+in lazy listeners; thread answers are committed before their ack.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
+
+from bot.consultation import Consultations
+from bot.slack import actions, commands, events
+from bot.slack.config import SlackConfig
+from bot.slack.context import SlackContext
+from bot.slack.outbox import OutboxWorker
+from bot.store import Store
+
+log = logging.getLogger("framework_advisor.app")
+
+BOT_SCOPES = ["commands", "chat:write", "channels:join", "channels:history", "groups:history", "im:history",
+              "mpim:history", "channels:read", "groups:read"]
+
+
+def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
+    """A Web API client for our base URL with slack_sdk's retry handlers (429s and connection errors)."""
+    return WebClient(token=token, base_url=cfg.api_url, timeout=10, retry_handlers=[
+        RateLimitErrorRetryHandler(max_retry_count=3), ConnectionErrorRetryHandler(max_retry_count=2)])
+
+
+@dataclass
+class Built:
+    """The app and what runs beside it."""
+
+    app: App
+    ctx: SlackContext
+    worker: OutboxWorker
+    installation_store: SQLite3InstallationStore | None = None
+
+
+def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, *,
+          channel_interval: float = 1.0) -> Built:
+    """A bolt App wired to the store, the consultation service and an (unstarted) outbox worker."""
+    service = service or Consultations(store)
+    installation_store = None
+    if cfg.mode == "oauth":
+        installation_store = SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
+        state_store = SQLite3OAuthStateStore(database=store.path, expiration_seconds=600)
+        app = App(signing_secret=cfg.signing_secret, client=web_client(cfg), process_before_response=True,
+                  installation_store=installation_store,
+                  oauth_settings=OAuthSettings(client_id=cfg.client_id, client_secret=cfg.client_secret,
+                                               scopes=BOT_SCOPES, installation_store=installation_store,
+                                               state_store=state_store, install_path="/slack/install",
+                                               redirect_uri_path="/slack/oauth_redirect"))
+        app.enable_token_revocation_listeners()
+    elif cfg.mode == "socket":
+        app = App(client=web_client(cfg, cfg.bot_token), process_before_response=True,
+                  request_verification_enabled=False)
+    else:
+        app = App(signing_secret=cfg.signing_secret, client=web_client(cfg, cfg.bot_token),
+                  process_before_response=True)
+
+    clients: dict[str, WebClient] = {}
+
+    def client_for(team_id: str) -> WebClient | None:
+        if installation_store is None:
+            return app.client
+        if team_id not in clients:
+            bot = installation_store.find_bot(enterprise_id=None, team_id=team_id)
+            if bot is None or not bot.bot_token:
+                return None
+            clients[team_id] = web_client(cfg, bot.bot_token)
+        return clients[team_id]
+
+    worker = OutboxWorker(store, client_for, channel_interval=channel_interval)
+    ctx = SlackContext(store=store, service=service, cfg=cfg, worker=worker)
+    ctx.extras["forget_client"] = clients.pop
+
+    @app.error
+    def on_error(error, body) -> None:  # never a stack trace in Slack; log it without the payload
+        log.error("listener error: %s", type(error).__name__, exc_info=error)
+
+    commands.register(app, ctx)
+    events.register(app, ctx)
+    actions.register(app, ctx)
+    return Built(app=app, ctx=ctx, worker=worker, installation_store=installation_store)

@@ -1,0 +1,239 @@
+"""`/framework` and its subcommands.
+
+Every subcommand but `start` is answered in the acknowledgement itself (an ephemeral response
+computed from SQLite and the engine in milliseconds, no Web API call). `start` acknowledges
+at once and does its Web API work (join, root message, first question) in a lazy listener
+after the ack, so a slow Slack API can never make the command time out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot import metrics
+from bot.render import blocks, explain, madr
+from bot.render.blocks import escape
+from bot.slack.context import SlackContext
+from knowledge.models import FRAMEWORK_NAMES, FRAMEWORKS
+
+log = logging.getLogger("framework_advisor.commands")
+
+PAGE = 10
+USAGE = """*Framework Advisor* helps your team choose Django, Flask or Node.js, and remembers what you decided.
+• `/framework start [topic]`: start a consultation in this channel (questions come in a thread)
+• `/framework history [page]`: this team's decisions, newest first
+• `/framework show N` · `/framework export N`: one decision, or its Architecture Decision Record (MADR)
+• `/framework compare [django|flask|node ...] [criterion]`: the comparison rows behind the rules
+• `/framework whatif N question=value`: re-run decision N with one answer changed
+• `/framework cancel N`: cancel open consultation N (or type `cancel` in its thread)
+• `/framework forget me`: remove your name from this team's records (decisions are kept)
+• `/framework help`: this message"""
+
+INVITE = ("I can only follow threads in channels I belong to, and I can't join this one myself. "
+          "Invite me with `/invite @Framework Advisor` (or add the app in the channel's settings), "
+          "then run `/framework start` again.")
+
+
+def register(app: App, ctx: SlackContext) -> None:
+    """Attach the /framework listener: answer in the ack; start after it."""
+
+    def ack_framework(ack, command) -> None:
+        sub, rest = split(command.get("text") or "")
+        if sub in ("", "start"):
+            ack()
+            metrics.ACKS.labels(kind="command").inc()
+            return
+        try:
+            text = answer(ctx, command, sub, rest)
+        except Exception:  # noqa: BLE001 - never a stack trace in Slack
+            log.exception("subcommand %s failed", sub)
+            text = "Sorry, something went wrong on my side; nothing was changed. Please try again."
+        # A code block (export) cannot be split across sections: send it as text alone.
+        ack(response_type="ephemeral", text=text[:39000],
+            blocks=None if "```" in text else blocks.text_reply_blocks(text))
+        metrics.ACKS.labels(kind="command").inc()
+
+    def start_work(command, client, respond) -> None:
+        sub, rest = split(command.get("text") or "")
+        if sub not in ("", "start"):
+            return
+        try:
+            start(ctx, client, respond, command, rest)
+        except Exception:  # noqa: BLE001
+            log.exception("start failed")
+            respond(response_type="ephemeral", text="Sorry, I could not start the consultation; nothing was "
+                                                    "recorded. Please try again.")
+
+    app.command("/framework")(ack=ack_framework, lazy=[start_work])
+
+
+def split(text: str) -> tuple[str, str]:
+    """The subcommand (lower case) and the rest of the text."""
+    text = text.strip()
+    if not text:
+        return "", ""
+    head, _, rest = text.partition(" ")
+    return head.lower(), rest.strip()
+
+
+def start(ctx: SlackContext, client, respond, command: dict, topic: str) -> None:
+    """Join if needed, post the root message, open the consultation, queue the first question."""
+    team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
+    if channel.startswith("C"):
+        try:
+            client.conversations_join(channel=channel)
+        except SlackApiError as e:
+            log.info("cannot join %s: %s", channel, e.response.get("error"))
+            respond(response_type="ephemeral", text=INVITE)
+            return
+    title = f": {escape(topic)}" if topic else ""
+    try:
+        root = client.chat_postMessage(channel=channel, text=f"Framework consultation started by <@{user}>{title}",
+                                       unfurl_links=False)
+    except SlackApiError as e:
+        error = e.response.get("error")
+        if error in ("not_in_channel", "channel_not_found", "method_not_supported_for_channel_type"):
+            respond(response_type="ephemeral", text=INVITE)
+        else:
+            respond(response_type="ephemeral", text=f"Slack refused the message ({escape(str(error))}); nothing "
+                                                    "was started.")
+        return
+    c, reply = ctx.service.start(team, channel, root["ts"], user, topic)
+    metrics.CONSULTATIONS_STARTED.inc()
+    ctx.send(team, channel, root["ts"], [reply], key=f"start:{c.id}")
+
+
+def _number(rest: str, usage: str) -> tuple[int | None, str]:
+    m = re.match(r"^#?(\d{1,9})\b\s*(.*)$", rest.strip(), re.DOTALL)
+    if not m:
+        return None, f"{usage}: N is a number from `/framework history`."
+    return int(m.group(1)), m.group(2)
+
+
+def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
+    """The ephemeral text for a subcommand other than start."""
+    team, user = command["team_id"], command["user_id"]
+    store = ctx.store
+    if sub in ("help", "?"):
+        return USAGE
+    if sub == "history":
+        page = 1
+        if rest:
+            if not rest.isdigit() or int(rest) < 1:
+                return "Usage: `/framework history [page]`, e.g. `/framework history 2`."
+            page = int(rest)
+        return history(ctx, team, page, command.get("team_domain"))
+    if sub == "show":
+        n, _ = _number(rest, "Usage: `/framework show N`")
+        if n is None:
+            return _
+        d = store.decision(team, n)
+        if d is None:
+            return f"There is no decision {n} in this workspace. See `/framework history`."
+        head = blocks.decision_line(d, command.get("team_domain"))
+        body = [head, f"*Rationale:* {escape(d.rationale)}"]
+        if d.answers:
+            body.append("*Answers:* " + escape(explain.because_text(ctx.kb, d.answers)))
+        if d.result:
+            body.append(escape(explain.recommendation(ctx.kb, d.result)))
+        return "\n".join(body)
+    if sub == "export":
+        n, _ = _number(rest, "Usage: `/framework export N`")
+        if n is None:
+            return _
+        d = store.decision(team, n)
+        if d is None:
+            return f"There is no decision {n} in this workspace. See `/framework history`."
+        record = madr.render(d, ctx.kb)
+        return f"Decision {n} as an Architecture Decision Record (MADR):\n```\n{escape(record)[:38000]}\n```"
+    if sub == "compare":
+        return compare(ctx, rest)
+    if sub == "whatif":
+        n, tail = _number(rest, "Usage: `/framework whatif N question=value`")
+        if n is None:
+            return tail
+        m = re.match(r"^([a-z_]+)\s*=\s*(.+)$", tail.strip(), re.DOTALL)
+        if not m:
+            return "Usage: `/framework whatif N question=value`, e.g. `/framework whatif 3 team_size=40`."
+        d = store.decision(team, n)
+        if d is None:
+            return f"There is no decision {n} in this workspace. See `/framework history`."
+        return escape(ctx.service.whatif(d, m.group(1), m.group(2).strip()).text)
+    if sub == "cancel":
+        n, _ = _number(rest, "Usage: `/framework cancel N`")
+        if n is None:
+            return _
+        c = store.consultation_by_number(team, n)
+        if c is None:
+            return f"There is no consultation {n} in this workspace."
+        reply = ctx.service.cancel(team, c.id, user)
+        if reply.kind == "closed" and c.status == "open":
+            ctx.send(team, c.channel, c.thread_ts, [reply], key=f"cancel:{c.id}")
+        return escape(reply.text)
+    if sub == "forget":
+        if rest.lower() != "me":
+            return "Usage: `/framework forget me` removes your name from this team's records."
+        n = store.forget_user(team, user)
+        return f"Done: your name was removed from {n} record(s). The decisions themselves are kept."
+    return f"I don't know the subcommand `{escape(sub[:40])}`.\n\n{USAGE}"
+
+
+def history(ctx: SlackContext, team: str, page: int, team_domain: str | None) -> str:
+    """One page of the team's decisions, newest first."""
+    total = ctx.store.count_decisions(team)
+    if total == 0:
+        return "No decisions recorded yet. Start with `/framework start [topic]`."
+    pages = (total + PAGE - 1) // PAGE
+    if page > pages:
+        return f"There are only {pages} page(s) of history."
+    rows = ctx.store.decisions(team, limit=PAGE, offset=(page - 1) * PAGE)
+    lines = [f"*Decisions* (page {page} of {pages}, newest first)"]
+    lines += [blocks.decision_line(d, team_domain) for d in rows]
+    if page < pages:
+        lines.append(f"More: `/framework history {page + 1}`")
+    return "\n".join(lines)
+
+
+def compare(ctx: SlackContext, rest: str) -> str:
+    """The seed's comparison rows (and our additions), filtered by framework and criterion."""
+    try:
+        words = shlex.split(rest.lower())
+    except ValueError:
+        words = rest.lower().split()
+    aliases = {"django": "django", "flask": "flask", "node": "node", "nodejs": "node", "node.js": "node"}
+    wanted = {aliases[w] for w in words if w in aliases}
+    criterion = " ".join(w for w in words if w not in aliases).strip()
+    kb = ctx.kb
+    tables = {"dvf-table": {"django", "flask"}, "flask-vs-node": {"flask", "node"}}
+    rows = []
+    for c in kb.claims:
+        covers = tables.get(c.section) if c.row is not None else None
+        if c.row is None and c.origin != "ours":
+            continue
+        if covers is None:
+            covers = set(c.favours) or set(FRAMEWORKS)
+        if wanted and not wanted <= covers and not (wanted & covers and len(wanted) == 1):
+            continue
+        if criterion and criterion not in (c.criterion or "").lower() and criterion not in c.text.lower():
+            continue
+        rows.append(c)
+    head = "*Comparison*" + (f" of {', '.join(FRAMEWORK_NAMES[f] for f in sorted(wanted))}" if wanted else "")
+    if criterion:
+        head += f" on “{escape(criterion)}”"
+    if not rows:
+        return head + "\nNothing matches. Try `/framework compare flask node real-time` or `/framework compare`."
+    lines = [head]
+    if wanted == {"django", "node"}:
+        lines.append("_The comparison compares Node.js only with Flask; Django vs Node.js rows below are ours._")
+    for c in rows[:40]:
+        mark = " ⚠️ incomplete in the source" if c.incomplete else ""
+        lines.append(f"• *{escape(c.criterion or 'Our addition')}*: {escape(c.text)} _({escape(kb.source_of(c.id))})_"
+                     f"{mark}")
+    if len(rows) > 40:
+        lines.append(f"…and {len(rows) - 40} more; add a criterion to narrow it down.")
+    return "\n".join(lines)

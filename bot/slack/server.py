@@ -1,0 +1,164 @@
+"""`framework-advisor serve`: one process, Socket Mode or HTTP, with /healthz and /metrics.
+
+HTTP is served by waitress (a production WSGI server: a thread pool, and a request-body limit
+that answers 413) through bolt's WSGI adapter; bolt's own `app.start()` is a single-threaded
+development server with no body limit. In Socket Mode the same small WSGI app serves only
+/healthz and /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from bot import logs, metrics
+from bot.store import Store
+
+log = logging.getLogger("framework_advisor.server")
+
+MAX_BODY = 1024 * 1024
+IDLE_SWEEP_S = 3600
+
+
+def _respond(start_response, status: str, body: bytes, ctype: str = "text/plain; charset=utf-8") -> list[bytes]:
+    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def wsgi_app(store: Store, slack_handler: Callable | None) -> Callable:
+    """The process's WSGI app: health, metrics, and (HTTP mode) the Slack endpoints."""
+    slack_paths = {"/slack/events", "/slack/install", "/slack/oauth_redirect"}
+
+    def app(environ, start_response) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        started = time.perf_counter()
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            ok = store.ping()
+            metrics.REQUESTS.labels(route="/healthz", status="200" if ok else "503").inc()
+            return _respond(start_response, "200 OK" if ok else "503 Service Unavailable",
+                            json.dumps({"ok": ok}).encode(), "application/json")
+        if path == "/metrics" and method == "GET":
+            return _respond(start_response, "200 OK", metrics.render(), "text/plain; version=0.0.4")
+        if slack_handler is not None and path in slack_paths:
+            if path == "/slack/events" and method == "POST" and not _plausible(environ):
+                # bolt answers a non-numeric timestamp with a 500; any malformed signature header is a 401.
+                metrics.REQUESTS.labels(route=path, status="401").inc()
+                return _respond(start_response, "401 Unauthorized", b"invalid request signature")
+            status_holder: list[str] = []
+
+            def capture(status, headers, exc_info=None):
+                status_holder.append(status)
+                return start_response(status, headers, exc_info)
+
+            out = slack_handler(environ, capture)
+            code = status_holder[0].split()[0] if status_holder else "500"
+            metrics.REQUESTS.labels(route=path, status=code).inc()
+            metrics.ACK_LATENCY.labels(kind="http").observe(time.perf_counter() - started)
+            return out
+        metrics.REQUESTS.labels(route="other", status="404").inc()
+        return _respond(start_response, "404 Not Found", b"not found")
+
+    return app
+
+
+def _plausible(environ) -> bool:
+    ts = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    sig = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    return ts.isdigit() and len(ts) <= 12 and sig.startswith("v0=")
+
+
+def serve(host: str = "0.0.0.0", port: int = 3000, db: str | None = None) -> None:
+    """Run the bot until SIGTERM/SIGINT. A bad Slack configuration exits 2 with one line."""
+    from bot.slack import config
+
+    try:
+        cfg = config.from_env()
+    except config.ConfigError as e:
+        print(f"serve: {e}", file=sys.stderr)
+        sys.exit(2)
+    logs.setup(cfg.secrets())
+    try:
+        store = Store(db)
+    except Exception as e:  # noqa: BLE001 - an unusable database path is a configuration error
+        print(f"serve: cannot open the database: {e}", file=sys.stderr)
+        sys.exit(2)
+    running = start(cfg, store, host, port)
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("serving", extra={"kind": cfg.mode, "status": f"{host}:{running.port}"})
+    while not stop.wait(1.0):
+        pass
+    running.shutdown()
+
+
+class Running:
+    """A started bot: its HTTP server, outbox worker and (Socket Mode) connection."""
+
+    def __init__(self, server, worker, socket_handler=None, built=None):
+        self.server = server
+        self.worker = worker
+        self.socket_handler = socket_handler
+        self.built = built
+        self.port = server.effective_port
+
+    def shutdown(self) -> None:
+        """Stop accepting, stop the worker, close the Socket Mode connection."""
+        if self.socket_handler is not None:
+            try:
+                self.socket_handler.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.server.close()
+        self.worker.stop()
+
+
+def start(cfg, store: Store, host: str, port: int) -> Running:
+    """Start everything in background threads and return a handle (used by serve and by tests)."""
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from waitress.server import create_server
+
+    from bot.slack.app import build, web_client
+
+    built = build(cfg, store)
+    handler = None
+    socket_handler = None
+    if cfg.mode == "socket":
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_handler = SocketModeHandler(built.app, cfg.app_token, web_client=web_client(cfg, cfg.app_token))
+        socket_handler.connect()
+    else:
+        handler = SlackRequestHandler(built.app)
+    server = create_server(wsgi_app(store, handler), host=host, port=port, threads=8,
+                           max_request_body_size=MAX_BODY, ident="framework-advisor")
+    threading.Thread(target=server.run, name="http", daemon=True).start()
+    built.worker.start()
+    threading.Thread(target=_idle_sweeper, args=(built,), name="idle", daemon=True).start()
+    return Running(server, built.worker, socket_handler, built)
+
+
+def _idle_sweeper(built) -> None:
+    """Close consultations idle for 7 days, with a note in their thread (hourly)."""
+    from bot.models import Reply
+
+    while True:
+        try:
+            for c in built.ctx.service.close_idle():
+                built.ctx.send(c.team_id, c.channel, c.thread_ts,
+                               [Reply(kind="closed", text="This consultation was closed after 7 days without "
+                                                          "activity. Start a new one with `/framework start`.")],
+                               key=f"idle:{c.id}")
+        except Exception:  # noqa: BLE001 - try again next hour
+            log.exception("idle sweep failed")
+        time.sleep(IDLE_SWEEP_S)
