@@ -367,6 +367,25 @@ class Store:
                 [team_id, channel, thread_ts, method, json.dumps(payload), dedupe_key, tag, now()])
             return cur.lastrowid if cur.rowcount else None
 
+    def outbox_enqueue_question(self, team_id: str, channel: str, payload: dict, *, thread_ts: str | None,
+                                dedupe_key: str, consultation_id: int, question: str) -> bool:
+        """Queue a question message unless it is already the latest question asked in that consultation.
+
+        Checked and written in one BEGIN IMMEDIATE transaction, so two processes handling two
+        simultaneous answers cannot both ask the same next question. Returns True when queued.
+        """
+        tag = f"q:{consultation_id}:{question}"
+        with self.write() as db:
+            latest = db.execute("SELECT tag FROM outbox WHERE team_id = ? AND tag LIKE ? ORDER BY id DESC LIMIT 1",
+                                [team_id, f"q:{consultation_id}:%"]).fetchone()
+            if latest and latest[0] == tag:
+                return False
+            cur = db.execute(
+                "INSERT OR IGNORE INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
+                " created_at) VALUES (?, ?, ?, 'chat.postMessage', ?, ?, ?, ?)",
+                [team_id, channel, thread_ts, json.dumps(payload), dedupe_key, tag, now()])
+            return bool(cur.rowcount)
+
     def outbox_claim(self, now_s: float, lease_s: float, limit: int = 20,
                      skip_channels: frozenset[str] = frozenset()) -> list[dict]:
         """Lease the oldest due rows, at most one per channel (so each channel keeps its order).

@@ -6,6 +6,7 @@ what would change it. Slack, the terminal and the CLI all call this and nothing 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 
@@ -32,8 +33,10 @@ class Advisor:
         self.addons = {caveat_id(p.framework, a): (p.framework, a) for p in kb.profiles for a in p.addons}
         self.selector = Selector(kb)
         self.regions = {q.id: integer_regions(kb, q) for q in kb.questions if q.type == "integer"}
-        # Bounded, so 100,000 distinct consultations keep memory flat.
+        # Bounded, so 100,000 distinct consultations keep memory flat. Threads share it: a hit
+        # and its move_to_end must not interleave with another thread's eviction (KeyError).
         self._firings: OrderedDict[tuple, list[Firing]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def validate(self, raw: dict) -> Answers:
         """Canonical answers from raw JSON-like data (AnswerError when invalid)."""
@@ -45,14 +48,16 @@ class Advisor:
 
     def _run(self, answers: Answers) -> list[Firing]:
         key = tuple(sorted(answers.items()))
-        hit = self._firings.get(key)
-        if hit is not None:
-            self._firings.move_to_end(key)
-            return hit
+        with self._cache_lock:
+            hit = self._firings.get(key)
+            if hit is not None:
+                self._firings.move_to_end(key)
+                return hit
         firings = self.ruleset.run(self.facts_for(answers))
-        self._firings[key] = firings
-        if len(self._firings) > _CACHE_SIZE:
-            self._firings.popitem(last=False)
+        with self._cache_lock:
+            self._firings[key] = firings
+            if len(self._firings) > _CACHE_SIZE:
+                self._firings.popitem(last=False)
         return firings
 
     def evaluate(self, answers: Answers) -> Evaluation:

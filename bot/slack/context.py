@@ -40,10 +40,19 @@ class SlackContext:
         for i, reply in enumerate(replies):
             if reply.recorded_question:
                 self._mark_answered(team, channel, reply, f"{key}:upd")
-            payload = blocks.render(self.kb, reply)
-            tag = question_tag(reply.consultation_id, reply.question) if reply.kind == "question" else None
-            self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
-                                      dedupe_key=f"{key}:{i}", tag=tag)
+            if reply.kind == "question":
+                queued = self.store.outbox_enqueue_question(
+                    team, channel, blocks.render(self.kb, reply), thread_ts=thread_ts, dedupe_key=f"{key}:{i}",
+                    consultation_id=reply.consultation_id, question=reply.question)  # type: ignore[arg-type]
+                note = reply.text.rsplit("\n", 1)[0] if "\n" in reply.text else ""
+                if not queued and note and not reply.duplicate:
+                    # The question is already the open one (asked after a simultaneous answer): say only the note.
+                    self.store.outbox_enqueue(team, channel, "chat.postMessage",
+                                              blocks.text_reply(Reply(kind="text", text=note)),
+                                              thread_ts=thread_ts, dedupe_key=f"{key}:{i}:note")
+                continue
+            self.store.outbox_enqueue(team, channel, "chat.postMessage", blocks.render(self.kb, reply),
+                                      thread_ts=thread_ts, dedupe_key=f"{key}:{i}")
         self.wake()
 
     def _mark_answered(self, team: str, channel: str, reply: Reply, key: str) -> None:

@@ -1,0 +1,194 @@
+"""The durable_rules wrapper: many sessions, errors surfaced, threads serialised, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+
+import pytest
+
+import rules.advisor as advisor_module
+from knowledge.models import KnowledgeBase
+from rules import engine
+from rules.advisor import Advisor
+from rules.engine import EngineError, Ruleset, RuleSpec, unique_name
+
+
+def _distinct_answer_sets(kb: KnowledgeBase, n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    seen: set[tuple] = set()
+    out: list[dict] = []
+    while len(out) < n:
+        answers = {q.id: (rng.randint(1, 120) if q.type == "integer" else rng.choice(q.allowed))
+                   for q in kb.questions if rng.random() < 0.7}
+        key = tuple(sorted(answers.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(answers)
+    return out
+
+
+@pytest.fixture
+def spy_sessions(monkeypatch: pytest.MonkeyPatch):
+    """Record every session id asserted into and every session id deleted, on the real host."""
+    host = engine._host()
+    asserted: list[tuple[str, str]] = []
+    deleted: list[tuple[str, str]] = []
+    real_assert, real_delete = host.assert_facts, host.delete_state
+
+    def assert_facts(name, facts, *args, **kwargs):
+        asserted.extend({(name, f["sid"]) for f in facts})
+        return real_assert(name, facts, *args, **kwargs)
+
+    def delete_state(name, sid=None):
+        deleted.append((name, sid))
+        return real_delete(name, sid)
+
+    monkeypatch.setattr(host, "assert_facts", assert_facts)
+    monkeypatch.setattr(host, "delete_state", delete_state)
+    return asserted, deleted
+
+
+def _session_exists(name: str, sid: str) -> bool:
+    try:
+        engine._host().get_state(name, sid)
+    except Exception:  # noqa: BLE001 - durable_rules raises its own error type for an unknown sid
+        return False
+    return True
+
+
+def test_five_thousand_consultations_leave_no_session_behind(kb: KnowledgeBase, spy_sessions) -> None:
+    asserted, deleted = spy_sessions
+    fresh = Advisor(kb)  # its own cache: every one of these really runs the engine
+    answer_sets = _distinct_answer_sets(kb, 5000, seed=7)
+    recommended = set()
+    for answers in answer_sets:
+        ev = fresh.evaluate(answers)
+        recommended.add(ev.recommendation)
+    assert recommended >= {"django", "flask", "node"}
+    nonempty = sum(1 for a in answer_sets if a)
+    assert len(asserted) == nonempty == len(set(asserted))  # one fresh session per evaluation
+    assert sorted(deleted) == sorted(asserted)
+    sample = random.Random(1).sample(asserted, 200) + asserted[-5:]
+    assert not any(_session_exists(name, sid) for name, sid in sample)
+
+
+def test_an_action_exception_surfaces_as_engine_error(spy_sessions) -> None:
+    asserted, deleted = spy_sessions
+    # The action asserts a fact durable_rules cannot serialise (a set): the exception happens inside the
+    # action, where durable_rules swallows it into the session state.
+    ruleset = Ruleset(unique_name("broken"), [
+        RuleSpec("bad", {"m": {"t": "x"}}, asserts={"t": "y", "oops": {1, 2}}),
+        RuleSpec("good", {"m": {"t": "z"}}),
+    ])
+    with pytest.raises(EngineError, match="a rule action failed"):
+        ruleset.run([{"t": "x"}])
+    assert deleted == asserted  # the failed session was freed too
+    # the ruleset still works afterwards
+    firings = ruleset.run([{"t": "z"}])
+    assert [f.rule for f in firings] == ["good"]
+    assert not any(_session_exists(*s) for s in asserted)
+
+
+def test_a_state_exception_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    ruleset = Ruleset(unique_name("state"), [RuleSpec("r", {"m": {"t": "x"}})])
+    monkeypatch.setattr(engine._host(), "get_state", lambda name, sid=None: {"exception": "boom"})
+    with pytest.raises(EngineError, match="boom"):
+        ruleset.run([{"t": "x"}])
+
+
+def test_a_fact_no_rule_handles_is_an_engine_error() -> None:
+    ruleset = Ruleset(unique_name("nohandler"), [RuleSpec("r", {"m": {"t": "x"}})])
+    with pytest.raises(EngineError, match="matched no rule"):
+        ruleset.run([{"t": "nothing-matches-this"}])
+
+
+def test_empty_fact_list_does_not_reach_the_engine(spy_sessions) -> None:
+    asserted, _ = spy_sessions
+    ruleset = Ruleset(unique_name("empty"), [RuleSpec("r", {"m": {"t": "x"}})])
+    assert ruleset.run([]) == []
+    assert asserted == []
+
+
+def test_chained_assertions_and_duplicate_derivations() -> None:
+    ruleset = Ruleset(unique_name("chain"), [
+        RuleSpec("a-to-b", {"m": {"t": "a"}}, asserts={"t": "b"}),
+        RuleSpec("a-to-b-again", {"m": {"t": "a"}}, asserts={"t": "b"}),  # same fact derived twice
+        RuleSpec("b-to-c", {"m": {"t": "b"}}, asserts={"t": "c"}),
+        RuleSpec("c", {"m": {"t": "c"}}),
+    ])
+    fired = sorted(f.rule for f in ruleset.run([{"t": "a"}]))
+    assert fired == ["a-to-b", "a-to-b-again", "b-to-c", "c"]
+
+
+def test_two_rules_deriving_the_same_fact_are_both_recorded(advisor: Advisor) -> None:
+    # large_project: project_size == large, and team_size >= 50 (our threshold)
+    ev = advisor.evaluate({"project_size": "large", "team_size": 60})
+    assert sorted(f.rule for f in ev.derived["large_project"]) == [
+        "derive-large-project", "derive-large-project-huge-team"]
+    assert ev.explain_fact("large_project").because == {"project_size": "large", "team_size": 60}
+    assert list(ev.fired).count("score-large-project-django") == 1
+    assert len(ev.fired["score-large-project-django"]) == 1  # the score counts once
+
+
+def _digest(advisor: Advisor, answers: dict) -> str:
+    return json.dumps(advisor.recommend(answers, with_changes=False), sort_keys=True)
+
+
+def test_threads_share_one_advisor_and_agree_with_sequential(kb: KnowledgeBase,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(advisor_module, "_CACHE_SIZE", 64)  # evictions happen all the time
+    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)
+    old = sys.getswitchinterval()
+    pool = _distinct_answer_sets(kb, 300, seed=11)
+    plans = [[random.Random(t).choice(pool) for _ in range(200)] for t in range(8)]
+    shared = Advisor(kb)
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            results[t] = [_digest(shared, answers) for answers in plans[t]]
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    sys.setswitchinterval(1e-5)  # switch threads often, to interleave cache hits and evictions
+    try:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=120)
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors[:3]
+    sequential = Advisor(kb)
+    for t in range(8):
+        assert results[t] == [_digest(sequential, answers) for answers in plans[t]], f"thread {t} differs"
+
+
+def test_cache_hit_cannot_race_an_eviction(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic replay of the interleaving: thread A finds a cache hit, thread B evicts that
+    entry before A moves it to the end. Without a cache lock A fails with KeyError."""
+    monkeypatch.setattr(advisor_module, "_CACHE_SIZE", 1)
+    shared = Advisor(kb)
+    first, other = {"team_size": 3}, {"team_size": 30}
+    shared.evaluate(first)  # cached; the next miss evicts it
+
+    class Interleaving(type(shared._firings)):
+        armed = True
+
+        def get(self, key, default=None):
+            hit = super().get(key, default)
+            if hit is not None and Interleaving.armed:
+                Interleaving.armed = False
+                b = threading.Thread(target=shared.evaluate, args=(other,))
+                b.start()
+                b.join(timeout=1.0)  # with the lock, B waits for A; without it, B evicts now
+            return hit
+
+    shared._firings = Interleaving(shared._firings)
+    ev = shared.evaluate(first)
+    assert ev.recommendation == Advisor(kb).evaluate(first).recommendation
