@@ -270,14 +270,18 @@ def decisions_export(number: int, fmt: str, db: str | None, team: str) -> None:
 @decisions.command("recheck")
 @db_option
 @click.option("--team", default=None, help="Only this team (default: every team).")
-def decisions_recheck(db: str | None, team: str | None) -> None:
+@click.option("--post", is_flag=True, help="Also queue a note in each drifted decision's Slack thread.")
+def decisions_recheck(db: str | None, team: str | None, post: bool) -> None:
     """Re-run every stored decision on the current knowledge; list those whose recommendation drifted."""
-    from bot.drift import recheck
+    from bot.drift import queue_notices, recheck
 
-    drifted = recheck(_store(db), _advisor(), team)
+    store = _store(db)
+    drifted = recheck(store, _advisor(), team)
     for row in drifted:
         click.echo(json.dumps(row, ensure_ascii=False))
     click.echo(f"{len(drifted)} decision(s) would now get a different recommendation.", err=True)
+    if post:
+        click.echo(f"{queue_notices(store, drifted)} note(s) queued for Slack.", err=True)
 
 
 # -- knowledge -------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ durable_rules 2.0.28 is unmaintained and has sharp edges, each handled here:
   uses a fresh sid and deletes it in `finally`; SQLite, not the engine, is the source of truth.
 - A fact no rule pattern matches raises `MessageNotHandledException` (and a whole batch is then
   dropped): the compiled rulesets carry a catch-all "answered" rule for answer facts, and
-  derived-fact assertions tolerate it.
+  derived-fact assertions tolerate it. After a refused batch (not handled, or the same fact twice)
+  `delete_state` segfaults, so that session is not deleted; `run` raises EngineError instead.
 - Re-asserting an identical fact raises `MessageObservedException` (two rules deriving the same
   fact): the second derivation is still recorded by the caller, the fact is already present.
 - An exception inside an action is swallowed into `state["exception"]`: it is checked after
@@ -108,21 +109,28 @@ class Ruleset:
         with _LOCK:
             sid = str(next(_SIDS))
             self._current = _Run()
+            asserted = False
             try:
                 try:
                     _host().assert_facts(self.name, [dict(f, sid=sid) for f in facts])
                 except _durable.MessageNotHandledException as e:
                     raise EngineError(f"a fact matched no rule: {e}") from None
+                except _durable.MessageObservedException as e:
+                    raise EngineError(f"a fact was asserted twice: {e}") from None
+                asserted = True
                 state = _host().get_state(self.name, sid)
                 if "exception" in state:
                     raise EngineError(f"a rule action failed: {state['exception'][:500]}")
                 return self._current.firings
             finally:
                 self._current = None
-                try:
-                    _host().delete_state(self.name, sid)
-                except Exception:  # noqa: BLE001 - a session that never started has nothing to free
-                    pass
+                # After a refused batch, delete_state segfaults: that (rare, misuse-only) session
+                # is left to the engine rather than crashing the process.
+                if asserted:
+                    try:
+                        _host().delete_state(self.name, sid)
+                    except Exception:  # noqa: BLE001 - a session that never started has nothing to free
+                        pass
 
 
 _NAMES = itertools.count(1)

@@ -69,21 +69,17 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg, cfg.bot_token),
                   process_before_response=True)
 
-    clients: dict[str, WebClient] = {}
-
     def client_for(team_id: str) -> WebClient | None:
+        # Looked up on every send (a cheap SQLite read), so an uninstalled workspace stops at once.
         if installation_store is None:
             return app.client
-        if team_id not in clients:
-            bot = installation_store.find_bot(enterprise_id=None, team_id=team_id)
-            if bot is None or not bot.bot_token:
-                return None
-            clients[team_id] = web_client(cfg, bot.bot_token)
-        return clients[team_id]
+        bot = installation_store.find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None or not bot.bot_token:
+            return None
+        return web_client(cfg, bot.bot_token)
 
     worker = OutboxWorker(store, client_for, channel_interval=channel_interval)
     ctx = SlackContext(store=store, service=service, cfg=cfg, worker=worker)
-    ctx.extras["forget_client"] = clients.pop
 
     @app.error
     def on_error(error, body) -> None:  # never a stack trace in Slack; log it without the payload

@@ -99,10 +99,19 @@ def test_a_state_exception_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
         ruleset.run([{"t": "x"}])
 
 
-def test_a_fact_no_rule_handles_is_an_engine_error() -> None:
+def test_a_fact_no_rule_handles_is_an_engine_error_not_a_crash() -> None:
+    # durable_rules segfaults when a refused session is deleted; run() must not try.
     ruleset = Ruleset(unique_name("nohandler"), [RuleSpec("r", {"m": {"t": "x"}})])
     with pytest.raises(EngineError, match="matched no rule"):
         ruleset.run([{"t": "nothing-matches-this"}])
+    assert [f.rule for f in ruleset.run([{"t": "x"}])] == ["r"]
+
+
+def test_the_same_fact_twice_is_an_engine_error_not_a_crash() -> None:
+    ruleset = Ruleset(unique_name("twice"), [RuleSpec("r", {"m": {"t": "x"}})])
+    with pytest.raises(EngineError, match="asserted twice"):
+        ruleset.run([{"t": "x"}, {"t": "x"}])
+    assert [f.rule for f in ruleset.run([{"t": "x"}])] == ["r"]
 
 
 def test_empty_fact_list_does_not_reach_the_engine(spy_sessions) -> None:
