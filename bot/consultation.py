@@ -146,6 +146,9 @@ class Consultations:
             return [Reply(kind="clarify", text=f"That answer is too long (over {MAX_TEXT} characters), so I "
                                                 "did not store it. Please answer in a sentence or two.")]
         st = self.state(team_id, consultation_id)
+        if event_id is not None and self.store.has_event(event_id):
+            # A re-delivery of something already stored: say the current state again, marked duplicate.
+            return [self.next_reply(st).model_copy(update={"duplicate": True})]
         cmd = parsing.parse_command(text)
         if cmd is not None:
             return self.command(st, user, cmd, event_id=event_id)

@@ -258,6 +258,10 @@ class Store:
         return [LogEntry(seq=r[0], kind=r[1], question=r[2], value=None if r[3] is None else json.loads(r[3]),
                          raw_text=r[4], user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
 
+    def has_event(self, event_id: str) -> bool:
+        """Whether an answer-log entry was already stored for this delivery id."""
+        return self.db.execute("SELECT 1 FROM answers WHERE event_id = ?", [event_id]).fetchone() is not None
+
     def participants(self, team_id: str, consultation_id: int) -> set[str]:
         """Who started or answered in a consultation."""
         c = self.get_consultation(team_id, consultation_id)

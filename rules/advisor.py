@@ -13,11 +13,11 @@ from functools import lru_cache
 from knowledge import loader
 from knowledge.models import KnowledgeBase
 from rules.answers import Answers, validate_answers
-from rules.compile import caveat_id, compile_rules
+from rules.compile import answer_patterns, caveat_id, compile_rules, matches
 from rules.engine import Firing, Ruleset, unique_name
 from rules.evaluation import Evaluation
 from rules.selection import Selection, Selector
-from rules.whatif import integer_regions, what_would_change
+from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
 
 _CACHE_SIZE = 4096
 
@@ -33,6 +33,9 @@ class Advisor:
         self.addons = {caveat_id(p.framework, a): (p.framework, a) for p in kb.profiles for a in p.addons}
         self.selector = Selector(kb)
         self.regions = {q.id: integer_regions(kb, q) for q in kb.questions if q.type == "integer"}
+        self.patterns = answer_patterns(kb)
+        self.sources = {c.id: kb.source_of(c.id) for c in kb.claims}
+        self.stability = Stability(kb, question_dependencies(kb))
         # Bounded, so 100,000 distinct consultations keep memory flat. Threads share it: a hit
         # and its move_to_end must not interleave with another thread's eviction (KeyError).
         self._firings: OrderedDict[tuple, list[Firing]] = OrderedDict()
@@ -43,8 +46,8 @@ class Advisor:
         return validate_answers(self.kb, raw)
 
     def facts_for(self, answers: Answers) -> list[dict]:
-        """The engine facts for an answer set."""
-        return [{"t": "a", "q": q, "v": v} for q, v in answers.items()]
+        """The engine facts for an answer set (only answers some rule pattern can match)."""
+        return [{"t": "a", "q": q, "v": v} for q, v in answers.items() if matches(self.patterns.get(q, []), v)]
 
     def _run(self, answers: Answers) -> list[Firing]:
         key = tuple(sorted(answers.items()))
@@ -64,7 +67,7 @@ class Advisor:
         """Run the rules on (already validated) answers."""
         s = self.kb.settings
         return Evaluation(self.kb, dict(answers), self._run(answers), self.rules, self.addons,
-                          s.min_confidence, s.min_lead)
+                          s.min_confidence, s.min_lead, self.sources)
 
     def select(self, ev: Evaluation, excluded: frozenset[str] | set[str] = frozenset()) -> Selection:
         """Which question next, or whether enough is known (`excluded`: questions the user skipped)."""
@@ -76,7 +79,9 @@ class Advisor:
 
     def changes(self, ev: Evaluation) -> list[dict]:
         """Every single answer change that would change the recommendation."""
-        return what_would_change(self.kb, ev.answers, ev.recommendation, self.outcome, self.regions)
+        fired = set(ev.fired)
+        return what_would_change(self.kb, ev.answers, ev.recommendation, self.outcome, self.regions,
+                                 lambda q: self.stability.stable(q, fired, ev.recommendation))
 
     def recommend(self, answers: Answers, *, with_changes: bool = True,
                   excluded: frozenset[str] | set[str] = frozenset()) -> dict:

@@ -15,9 +15,6 @@ from __future__ import annotations
 from knowledge.models import Addon, Condition, KnowledgeBase
 from rules.engine import RuleSpec
 
-ANSWERED_RULE = "answered"
-"""Catch-all bookkeeping rule: every answer fact matches it, so none is ever 'not handled'."""
-
 _OPS = {"!=": "$neq", ">=": "$gte", "<=": "$lte", ">": "$gt", "<": "$lt"}
 
 
@@ -51,9 +48,33 @@ def patterns_for(conditions: list[Condition]) -> dict[str, dict]:
     return patterns
 
 
+def answer_patterns(kb: KnowledgeBase) -> dict[str, list[list[Condition]]]:
+    """Question -> the condition groups its answer facts are tested with (one group per pattern).
+
+    durable_rules raises on a fact no pattern matches and then drops the whole batch, so only
+    answers that match some pattern are asserted (`matches`); the others cannot make any rule
+    fire anyway. This replaces a catch-all rule, which cost one Python action per answer.
+    """
+    out: dict[str, list[list[Condition]]] = {}
+    whens = [r.when for r in kb.rules] + [a.when for p in kb.profiles for a in p.addons]
+    for when in whens:
+        by_question: dict[str, list[Condition]] = {}
+        for c in when:
+            if c.q is not None:
+                by_question.setdefault(c.q, []).append(c)
+        for q, group in by_question.items():
+            out.setdefault(q, []).append(group)
+    return out
+
+
+def matches(groups: list[list[Condition]], value: object) -> bool:
+    """Whether an answer value satisfies every test of at least one pattern."""
+    return any(all(c.holds(value) for c in group) for group in groups)
+
+
 def compile_rules(kb: KnowledgeBase) -> list[RuleSpec]:
     """All engine rules for a knowledge base, in knowledge-file order."""
-    specs = [RuleSpec(ANSWERED_RULE, {"m": {"t": "a"}})]
+    specs = []
     for rule in kb.rules:
         asserts = {"t": "d", "d": rule.derive} if rule.kind == "derive" else None
         specs.append(RuleSpec(rule.id, patterns_for(rule.when), asserts))

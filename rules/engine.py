@@ -8,8 +8,8 @@ durable_rules 2.0.28 is unmaintained and has sharp edges, each handled here:
 - A ruleset holds only ~1,000-2,000 live session ids before `MemoryError`, so each evaluation
   uses a fresh sid and deletes it in `finally`; SQLite, not the engine, is the source of truth.
 - A fact no rule pattern matches raises `MessageNotHandledException` (and a whole batch is then
-  dropped): the compiled rulesets carry a catch-all "answered" rule for answer facts, and
-  derived-fact assertions tolerate it. After a refused batch (not handled, or the same fact twice)
+  dropped): callers assert only facts some pattern matches (rules.compile.answer_patterns),
+  a batch that still raises is an EngineError, and derived-fact assertions tolerate it. After a refused batch (not handled, or the same fact twice)
   `delete_state` segfaults, so that session is not deleted; `run` raises EngineError instead.
 - Re-asserting an identical fact raises `MessageObservedException` (two rules deriving the same
   fact): the second derivation is still recorded by the caller, the fact is already present.
@@ -93,7 +93,8 @@ class Ruleset:
 
         def run(c) -> None:
             # Runs inside durable_rules while `run()` holds the lock.
-            self._current.firings.append(Firing(spec.id, {k: dict(v) for k, v in c._m.items()}))
+            # c._m holds fresh dicts decoded from the engine's JSON: no copy needed.
+            self._current.firings.append(Firing(spec.id, c._m))
             if spec.asserts is not None:
                 try:
                     c.assert_fact(dict(spec.asserts))

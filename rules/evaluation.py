@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from knowledge.models import FRAMEWORK_NAMES, Addon, KnowledgeBase, Rule
-from rules.compile import ANSWERED_RULE
 from rules.engine import Firing
 from rules.scoring import Score, rank, score_all
 
@@ -34,6 +33,7 @@ class Evaluation:
     addons: dict[str, tuple[str, Addon]]
     settings_min_confidence: float
     settings_min_lead: float
+    sources: dict[str, str] = field(default_factory=dict)
     _explained: dict[str, Explained] = field(default_factory=dict)
 
     @cached_property
@@ -41,8 +41,7 @@ class Evaluation:
         """Rule id -> its firings (rules fire at most once per distinct match)."""
         out: dict[str, list[Firing]] = {}
         for f in self.firings:
-            if f.rule != ANSWERED_RULE:
-                out.setdefault(f.rule, []).append(f)
+            out.setdefault(f.rule, []).append(f)
         return out
 
     @cached_property
@@ -122,7 +121,11 @@ class Evaluation:
 
     def source(self, claims: list[str]) -> str:
         """The citation of the first claim a rule rests on."""
-        return self.kb.source_of(claims[0]) if claims else ""
+        if not claims:
+            return ""
+        if claims[0] not in self.sources:
+            self.sources[claims[0]] = self.kb.source_of(claims[0])
+        return self.sources[claims[0]]
 
     def reasons(self) -> list[dict]:
         """Every fired score rule as an explained reason, strongest first."""

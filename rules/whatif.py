@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from knowledge.models import Condition, KnowledgeBase, Question
+from knowledge.models import FRAMEWORKS, Condition, KnowledgeBase, Question, Rule
+from rules.scoring import beats, certainty, combine
+
+_EPS = 1e-9
 
 
 def integer_regions(kb: KnowledgeBase, question: Question) -> list[tuple[int, int]]:
@@ -36,16 +39,89 @@ def integer_regions(kb: KnowledgeBase, question: Question) -> list[tuple[int, in
     return [(s, (starts[i + 1] - 1) if i + 1 < len(starts) else hi) for i, s in enumerate(starts)]
 
 
+def question_dependencies(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """Score rule id -> every question its firing can depend on (through derived facts too)."""
+    derivers: dict[str, list[Rule]] = {}
+    for r in kb.rules:
+        if r.kind == "derive":
+            derivers.setdefault(r.derive, []).append(r)  # type: ignore[arg-type]
+    memo: dict[str, frozenset[str]] = {}
+
+    def fact(f: str, seen: frozenset[str]) -> frozenset[str]:
+        if f in memo:
+            return memo[f]
+        if f in seen:
+            return frozenset()
+        out = frozenset().union(*(rule(r, seen | {f}) for r in derivers.get(f, [])))
+        memo[f] = out
+        return out
+
+    def rule(r: Rule, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        qs = {c.q for c in r.when if c.q}
+        return frozenset(qs).union(*(fact(c.fact, seen) for c in r.when if c.fact))
+
+    return {r.id: rule(r) for r in kb.rules if r.kind == "score"}
+
+
+class Stability:
+    """A sound shortcut: can any value of question q change the recommendation at all?
+
+    Rules that do not depend on q keep their state whatever q is. So each framework's score
+    after a change of q lies between its score with every q-dependent rule's negative weight
+    added (and its fired q-dependent rules removed) and the same with every positive weight
+    added. When even those extremes keep the recommendation, no engine run is needed for q.
+    """
+
+    def __init__(self, kb: KnowledgeBase, deps: dict[str, frozenset[str]]):
+        self.rules = {r.id: r for r in kb.rules if r.kind == "score"}
+        self.by_question: dict[str, list[Rule]] = {}
+        for rid, qs in deps.items():
+            for q in qs:
+                self.by_question.setdefault(q, []).append(self.rules[rid])
+        s = kb.settings
+        self.min_confidence, self.min_lead = s.min_confidence, s.min_lead
+
+    def stable(self, question: str, fired: set[str], current: str | None) -> bool:
+        """True when no value of `question` can change the recommendation `current`."""
+        dependent = self.by_question.get(question, [])
+        dep_ids = {r.id for r in dependent}
+        base: dict[tuple[str, int], list[float]] = {}
+        for rid in fired:
+            r = self.rules.get(rid)
+            if r is not None and rid not in dep_ids:
+                base.setdefault((r.framework, 1 if r.weight > 0 else -1), []).append(r.weight)  # type: ignore
+        lo: dict[str, float] = {}
+        hi: dict[str, float] = {}
+        for fw in FRAMEWORKS:
+            pos, neg = base.get((fw, 1), []), base.get((fw, -1), [])
+            extra_pos = [r.weight for r in dependent if r.framework == fw and r.weight > 0]  # type: ignore
+            extra_neg = [r.weight for r in dependent if r.framework == fw and r.weight < 0]  # type: ignore
+            lo[fw] = certainty(combine(pos), combine(neg + extra_neg))
+            hi[fw] = certainty(combine(pos + extra_pos), combine(neg))
+        conf = lambda cf: (1.0 + cf) / 2.0  # noqa: E731
+        if current is None:
+            return all(conf(hi[fw]) < self.min_confidence - _EPS for fw in FRAMEWORKS)
+        others = [fw for fw in FRAMEWORKS if fw != current]
+        if not all(beats(current, lo[current] - _EPS, fw, hi[fw] + _EPS) for fw in others):
+            return False
+        if conf(lo[current]) < self.min_confidence + _EPS:
+            return False
+        return conf(lo[current]) - max(conf(hi[fw]) for fw in others) >= self.min_lead + _EPS
+
+
 def what_would_change(
     kb: KnowledgeBase,
     answers: dict[str, str | int],
     current: str | None,
     outcome: Callable[[dict[str, str | int]], str | None],
     regions: dict[str, list[tuple[int, int]]],
+    stable: Callable[[str], bool] = lambda q: False,
 ) -> list[dict]:
-    """Single answer changes whose `outcome` differs from `current`."""
+    """Single answer changes whose `outcome` differs from `current` (`stable(q)`: q cannot matter)."""
     changes: list[dict] = []
     for q in sorted(kb.questions, key=lambda q: q.id):
+        if stable(q.id):
+            continue
         if q.type == "integer":
             change = _integer_change(q, answers, current, outcome, regions[q.id])
             if change:

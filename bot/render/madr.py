@@ -7,8 +7,13 @@ from bot.render.explain import fw_name, value_label
 from knowledge.models import FRAMEWORKS, KnowledgeBase
 
 
+def _one_line(text: str) -> str:
+    """Free text (topic, rationale, names) on one line, so it cannot add headings or front matter."""
+    return " ".join(text.split())
+
+
 def _title(d: Decision) -> str:
-    topic = d.topic.strip() or "the web framework"
+    topic = _one_line(d.topic) or "the web framework"
     return f"Use {fw_name(d.framework)} for {topic}"
 
 
@@ -17,11 +22,12 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None) -> str
     result = d.result or {}
     reasons = result.get("reasons", [])
     status = d.status
+    topic, rationale = _one_line(d.topic), _one_line(d.rationale)
     lines = [
         "---",
         f"status: {status}",
         f"date: {d.created_at[:10]}",
-        f"decision-makers: {decided_by or d.decided_by}",
+        f"decision-makers: {_one_line(decided_by or d.decided_by)}",
         f"knowledge-version: {d.knowledge_version}",
         "---",
         "",
@@ -29,7 +35,7 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None) -> str
         "",
         "## Context and Problem Statement",
         "",
-        f"The team needed to choose a web framework{' for ' + d.topic if d.topic.strip() else ''}. "
+        f"The team needed to choose a web framework{' for ' + topic if topic else ''}. "
         "Framework Advisor asked about the project and the team and compared Django, Flask and Node.js "
         "with explicit rules, each citing the comparison it rests on.",
         "",
@@ -49,7 +55,7 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None) -> str
     lines += [f"* {fw_name(fw)}" for fw in FRAMEWORKS]
     ranking = {r["framework"]: r for r in result.get("ranking", [])}
     lines += ["", "## Decision Outcome", "",
-              f"Chosen option: \"{fw_name(d.framework)}\", because {d.rationale.rstrip('.') or 'the team chose it'}."]
+              f"Chosen option: \"{fw_name(d.framework)}\", because {rationale.rstrip('.') or 'the team chose it'}."]
     if d.recommendation:
         lines.append(f"The advisor recommended {fw_name(d.recommendation)}"
                      + (f" with {round(ranking[d.recommendation]['confidence'] * 100)}% confidence."
