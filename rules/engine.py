@@ -9,8 +9,9 @@ durable_rules 2.0.28 is unmaintained and has sharp edges, each handled here:
   uses a fresh sid and deletes it in `finally`; SQLite, not the engine, is the source of truth.
 - A fact no rule pattern matches raises `MessageNotHandledException` (and a whole batch is then
   dropped): callers assert only facts some pattern matches (rules.compile.answer_patterns),
-  a batch that still raises is an EngineError, and derived-fact assertions tolerate it. After a refused batch (not handled, or the same fact twice)
-  `delete_state` segfaults, so that session is not deleted; `run` raises EngineError instead.
+  a batch that still raises is an EngineError, and derived-fact assertions tolerate it. After a
+  refused batch (not handled, or the same fact twice) `delete_state` segfaults, so that session
+  is not deleted; `run` raises EngineError instead.
 - Re-asserting an identical fact raises `MessageObservedException` (two rules deriving the same
   fact): the second derivation is still recorded by the caller, the fact is already present.
 - An exception inside an action is swallowed into `state["exception"]`: it is checked after
