@@ -232,6 +232,13 @@ class Settings(_Strict):
     combination: str
 
 
+def _by_id(items: list, key: str):
+    for item in items:
+        if item.id == key:
+            return item
+    raise KeyError(key)
+
+
 class KnowledgeBase(_Strict):
     """Everything the advisor knows, loaded and validated."""
 
@@ -246,24 +253,15 @@ class KnowledgeBase(_Strict):
 
     def question(self, qid: str) -> Question:
         """The question with this id (KeyError if unknown)."""
-        for q in self.questions:
-            if q.id == qid:
-                return q
-        raise KeyError(qid)
+        return _by_id(self.questions, qid)
 
     def claim(self, cid: str) -> Claim:
         """The claim with this id (KeyError if unknown)."""
-        for c in self.claims:
-            if c.id == cid:
-                return c
-        raise KeyError(cid)
+        return _by_id(self.claims, cid)
 
     def section(self, sid: str) -> Section:
         """The section with this id (KeyError if unknown)."""
-        for s in self.sections:
-            if s.id == sid:
-                return s
-        raise KeyError(sid)
+        return _by_id(self.sections, sid)
 
     def source_of(self, cid: str) -> str:
         """The citation of a claim: its section heading and, for a table row, '#N criterion'."""
