@@ -188,8 +188,9 @@ class Consultations:
         entry = self.store.append(team_id, consultation_id, "answer", user, question=q.id, value=value,
                                   raw_text=raw_text, event_id=event_id)
         if entry is None:
-            # A re-delivery of an answer already stored: say the current state again, marked duplicate.
-            return [self.next_reply(before).model_copy(update={"duplicate": True})]
+            # A re-delivery of an answer already stored (possibly at this very moment, by another
+            # thread): say the state after it again, marked duplicate.
+            return [self.next_reply(self.state(team_id, consultation_id)).model_copy(update={"duplicate": True})]
         note = self._change_note(q, before, user, value)
         reply = self.next_reply(self.state(team_id, consultation_id), note)
         return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user})]
@@ -217,7 +218,8 @@ class Consultations:
         if cmd.name == "help":
             return [Reply(kind="text", text=HELP_THREAD)]
         if cmd.name == "decide":
-            return [self.decide(team, cid, user, cmd.framework, cmd.rationale or "", typed=cmd.value)]
+            return [self.decide(team, cid, user, cmd.framework, cmd.rationale or "", typed=cmd.value,
+                                event_id=event_id)]
         if cmd.name == "cancel":
             return [self.cancel(team, cid, user)]
         if cmd.name == "quit":
@@ -264,8 +266,11 @@ class Consultations:
         return user in self.store.participants(team_id, consultation_id)
 
     def decide(self, team_id: str, consultation_id: int, user: str, framework: str | None, rationale: str = "", *,
-               typed: str | None = None) -> Reply:
-        """Record the team's decision for a consultation (adopt the recommendation or choose another)."""
+               typed: str | None = None, event_id: str | None = None) -> Reply:
+        """Record the team's decision for a consultation (adopt the recommendation or choose another).
+
+        `event_id` makes it idempotent: a re-delivered request returns the decision already recorded.
+        """
         if framework not in FRAMEWORKS:
             what = f" ({typed!r} is not one of them)" if typed else ""
             return Reply(kind="clarify", text=f"Decide for django, flask or node{what}: e.g. `decide flask because "
@@ -276,6 +281,7 @@ class Consultations:
         if not self.may_decide(team_id, consultation_id, user):
             return Reply(kind="clarify", text="Only the person who started this consultation or someone who "
                                               "answered in it can record the decision.")
+        existed = event_id is not None and self.store.has_event(event_id)
         result = self.full_result(st)
         rec = result["recommendation"]
         if not rationale:
@@ -283,8 +289,10 @@ class Consultations:
         d = self.store.record_decision(
             team_id, channel=st.consultation.channel, topic=st.consultation.topic, framework=framework,
             decided_by=user, rationale=rationale[:2000], recommendation=rec, knowledge_version=self.advisor.version,
-            answers=st.answers, result=result, consultation_id=consultation_id, thread_ts=st.consultation.thread_ts)
-        return Reply(kind="decision", text=decision_text(d), decision=d, consultation_id=consultation_id)
+            answers=st.answers, result=result, consultation_id=consultation_id, thread_ts=st.consultation.thread_ts,
+            event_id=event_id)
+        return Reply(kind="decision", text=decision_text(d), decision=d, consultation_id=consultation_id,
+                     duplicate=existed)
 
     def cancel(self, team_id: str, consultation_id: int, user: str) -> Reply:
         """Cancel an open consultation."""

@@ -62,7 +62,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         status TEXT NOT NULL, decided_by TEXT NOT NULL, rationale TEXT NOT NULL DEFAULT '',
         recommendation TEXT, supersedes INTEGER REFERENCES decisions(id),
         knowledge_version TEXT NOT NULL, answers TEXT NOT NULL DEFAULT '{}',
-        result TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
+        result TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL, event_id TEXT UNIQUE,
         UNIQUE (team_id, number))""")
     db.execute("CREATE INDEX decisions_history ON decisions (team_id, number DESC)")
     db.execute("CREATE INDEX decisions_topic ON decisions (team_id, channel, topic, status)")
@@ -259,8 +259,9 @@ class Store:
                          raw_text=r[4], user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
 
     def has_event(self, event_id: str) -> bool:
-        """Whether an answer-log entry was already stored for this delivery id."""
-        return self.db.execute("SELECT 1 FROM answers WHERE event_id = ?", [event_id]).fetchone() is not None
+        """Whether an answer-log entry or a decision was already stored for this delivery id."""
+        return self.db.execute("SELECT 1 FROM answers WHERE event_id = ? UNION ALL SELECT 1 FROM decisions"
+                               " WHERE event_id = ? LIMIT 1", [event_id, event_id]).fetchone() is not None
 
     def participants(self, team_id: str, consultation_id: int) -> set[str]:
         """Who started or answered in a consultation."""
@@ -295,10 +296,19 @@ class Store:
     def record_decision(self, team_id: str, *, channel: str, topic: str, framework: str, decided_by: str,
                         rationale: str, recommendation: str | None, knowledge_version: str,
                         answers: dict, result: dict, consultation_id: int | None = None,
-                        thread_ts: str | None = None, status: str = "accepted") -> Decision:
-        """Record a decision; it supersedes the team's earlier accepted decision on the same channel and topic."""
+                        thread_ts: str | None = None, status: str = "accepted",
+                        event_id: str | None = None) -> Decision:
+        """Record a decision; it supersedes the team's earlier accepted decision on the same channel and topic.
+
+        With `event_id` (the Slack delivery that asked for it) a re-delivery returns the decision
+        already recorded instead of recording a second one.
+        """
         t = now()
         with self.write() as db:
+            if event_id is not None:
+                seen = db.execute("SELECT id FROM decisions WHERE event_id = ?", [event_id]).fetchone()
+                if seen:
+                    return self._decision("d.id = ?", [seen[0]])[0]
             number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM decisions WHERE team_id = ?",
                                 [team_id]).fetchone()[0]
             prior = db.execute(
@@ -309,11 +319,11 @@ class Store:
                 db.execute("UPDATE decisions SET status = 'superseded' WHERE id = ?", [supersedes])
             cur = db.execute(
                 "INSERT INTO decisions (team_id, number, consultation_id, channel, thread_ts, topic, framework, status,"
-                " decided_by, rationale, recommendation, supersedes, knowledge_version, answers, result, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " decided_by, rationale, recommendation, supersedes, knowledge_version, answers, result, created_at,"
+                " event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [team_id, number, consultation_id, channel, thread_ts, topic, framework, status, decided_by,
                  rationale, recommendation, supersedes, knowledge_version, json.dumps(answers, sort_keys=True),
-                 json.dumps(result, sort_keys=True), t])
+                 json.dumps(result, sort_keys=True), t, event_id])
             if consultation_id is not None:
                 db.execute("UPDATE consultations SET status = 'decided', updated_at = ? WHERE id = ? AND team_id = ?",
                            [t, consultation_id, team_id])

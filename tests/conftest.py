@@ -18,3 +18,7 @@ def kb():
 def advisor():
     """The shared advisor for the packaged knowledge base (what the CLI and the bot use)."""
     return _advisor.default()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes seconds, but runs in `make test` all the same")

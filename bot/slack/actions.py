@@ -79,7 +79,7 @@ def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
     elif action_id.startswith("fa_decide_"):
         fw = action_id.removeprefix("fa_decide_")
         if fw in FRAMEWORKS:
-            reply = ctx.service.decide(team, c.id, user, fw, "")
+            reply = ctx.service.decide(team, c.id, user, fw, "", event_id=key)
             if reply.kind == "decision":
                 metrics.DECISIONS.inc()
                 ctx.send(team, channel, thread, [reply], key=key)

@@ -83,7 +83,7 @@ def from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
         mode = "http"
     for name in MODES[mode]:
         if name not in present:
-            raise ConfigError(f"{name} is missing for {_mode_name(mode)} mode")
+            raise ConfigError(f"{name} is missing for {_mode_name(mode)}")
     get = lambda k: env.get(k, "").strip() or None  # noqa: E731
     return SlackConfig(mode=mode, api_url=api_url_from(env), bot_token=get("SLACK_BOT_TOKEN"),  # type: ignore[arg-type]
                        app_token=get("SLACK_APP_TOKEN"), signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -91,7 +91,7 @@ def from_env(env: Mapping[str, str] | None = None) -> SlackConfig:
 
 
 def _mode_name(mode: str) -> str:
-    return {"socket": "Socket Mode", "http": "HTTP (one workspace)", "oauth": "OAuth (many workspaces)"}[mode]
+    return {"socket": "Socket Mode", "http": "HTTP mode (one workspace)", "oauth": "OAuth mode (many workspaces)"}[mode]
 
 
 def _describe(name: str) -> str:

@@ -59,8 +59,8 @@ def register(app: App, ctx: SlackContext) -> None:
         if c is None:
             return  # not one of our threads
         event_id = body.get("event_id") or f"msg:{channel}:{ts}"
-        replies = ctx.service.handle_text(team, c.id, user, event.get("text") or "", event_id=event_id,
-                                          message_time=ts_time(ts))
+        text = event.get("text") or ""
+        replies = ctx.service.handle_text(team, c.id, user, text, event_id=event_id, message_time=ts_time(ts))
         if any(r.kind == "recommendation" and not r.duplicate for r in replies):
             metrics.CONSULTATIONS_FINISHED.inc()
         if any(r.kind == "decision" for r in replies):

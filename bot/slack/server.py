@@ -70,7 +70,7 @@ def wsgi_app(store: Store, slack_handler: Callable | None) -> Callable:
 def _plausible(environ) -> bool:
     ts = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
     sig = environ.get("HTTP_X_SLACK_SIGNATURE", "")
-    return ts.isdigit() and len(ts) <= 12 and sig.startswith("v0=")
+    return ts.isascii() and ts.isdigit() and len(ts) <= 12 and sig.startswith("v0=")
 
 
 def serve(host: str = "0.0.0.0", port: int = 3000, db: str | None = None) -> None:
