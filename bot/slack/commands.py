@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import shlex
+import time
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
@@ -43,10 +44,13 @@ def register(app: App, ctx: SlackContext) -> None:
     """Attach the /framework listener: answer in the ack; start after it."""
 
     def ack_framework(ack, command) -> None:
+        started = time.perf_counter()
         sub, rest = split(command.get("text") or "")
+        context = {"team": command.get("team_id"), "channel": command.get("channel_id"), "kind": sub or "start"}
         if sub in ("", "start"):
             ack()
             metrics.ACKS.labels(kind="command").inc()
+            log.info("command acknowledged", extra={**context, "latency_ms": _ms(started)})
             return
         try:
             text = answer(ctx, command, sub, rest)
@@ -57,6 +61,7 @@ def register(app: App, ctx: SlackContext) -> None:
         ack(response_type="ephemeral", text=text[:39000],
             blocks=None if "```" in text else blocks.text_reply_blocks(text))
         metrics.ACKS.labels(kind="command").inc()
+        log.info("command answered", extra={**context, "latency_ms": _ms(started)})
 
     def start_work(command, client, respond) -> None:
         sub, rest = split(command.get("text") or "")
@@ -70,6 +75,10 @@ def register(app: App, ctx: SlackContext) -> None:
                                                     "recorded. Please try again.")
 
     app.command("/framework")(ack=ack_framework, lazy=[start_work])
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def split(text: str) -> tuple[str, str]:
@@ -105,6 +114,7 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str) -> None
         return
     c, reply = ctx.service.start(team, channel, root["ts"], user, topic)
     metrics.CONSULTATIONS_STARTED.inc()
+    log.info("consultation started", extra={"team": team, "channel": channel, "consultation": c.id})
     ctx.send(team, channel, root["ts"], [reply], key=f"start:{c.id}")
 
 

@@ -9,6 +9,7 @@ lost, and a re-delivered event is recognised and stores nothing twice.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 from slack_bolt import App
@@ -60,12 +61,17 @@ def register(app: App, ctx: SlackContext) -> None:
             return  # not one of our threads
         event_id = body.get("event_id") or f"msg:{channel}:{ts}"
         text = event.get("text") or ""
+        started = time.perf_counter()
         replies = ctx.service.handle_text(team, c.id, user, text, event_id=event_id, message_time=ts_time(ts))
         if any(r.kind == "recommendation" and not r.duplicate for r in replies):
             metrics.CONSULTATIONS_FINISHED.inc()
         if any(r.kind == "decision" for r in replies):
             metrics.DECISIONS.inc()
         ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
+        log.info("thread message handled", extra={
+            "team": team, "channel": channel, "consultation": c.id, "event_id": event_id,
+            "kind": ",".join(r.kind for r in replies) or "none",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
 
     @app.event("app_home_opened")
     def on_home(event: dict, body: dict) -> None:

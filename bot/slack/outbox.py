@@ -118,6 +118,8 @@ class OutboxWorker:
             self._last_sent[row["channel"]] = time.time()
         self.store.outbox_done(row["id"], ts)
         metrics.REPLIES.labels(method=method).inc()
+        log.info("sent", extra={"team": row["team_id"], "channel": row["channel"], "method": method,
+                                "status": "ok"})
 
     def _post(self, client: WebClient, row: dict, payload: dict) -> str | None:
         if row["attempts"] > 1:
