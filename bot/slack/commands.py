@@ -35,6 +35,9 @@ USAGE = """*Framework Advisor* helps your team choose Django, Flask or Node.js, 
 • `/framework forget me`: remove your name from this team's records (decisions are kept)
 • `/framework help`: this message"""
 
+USAGES = {"show": "Usage: `/framework show N`", "export": "Usage: `/framework export N`",
+          "whatif": "Usage: `/framework whatif N question=value`"}
+
 INVITE = ("I can only follow threads in channels I belong to, and I can't join this one myself. "
           "Invite me with `/invite @Framework Advisor` (or add the app in the channel's settings), "
           "then run `/framework start` again.")
@@ -138,42 +141,30 @@ def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
                 return "Usage: `/framework history [page]`, e.g. `/framework history 2`."
             page = int(rest)
         return history(ctx, team, page, command.get("team_domain"))
-    if sub == "show":
-        n, _ = _number(rest, "Usage: `/framework show N`")
+    if sub in ("show", "export", "whatif"):
+        usage = USAGES[sub]
+        n, tail = _number(rest, usage)
         if n is None:
-            return _
+            return tail
+        m = re.match(r"^([a-z_]+)\s*=\s*(.+)$", tail.strip(), re.DOTALL)
+        if sub == "whatif" and not m:
+            return f"{usage}, e.g. `/framework whatif 3 team_size=40`."
         d = store.decision(team, n)
         if d is None:
             return f"There is no decision {n} in this workspace. See `/framework history`."
-        head = blocks.decision_line(d, command.get("team_domain"))
-        body = [head, f"*Rationale:* {escape(d.rationale)}"]
+        if sub == "export":
+            record = madr.render(d, ctx.kb)
+            return f"Decision {n} as an Architecture Decision Record (MADR):\n```\n{escape(record)[:38000]}\n```"
+        if sub == "whatif":
+            return escape(ctx.service.whatif(d, m.group(1), m.group(2).strip()).text)  # type: ignore[union-attr]
+        body = [blocks.decision_line(d, command.get("team_domain")), f"*Rationale:* {escape(d.rationale)}"]
         if d.answers:
             body.append("*Answers:* " + escape(explain.because_text(ctx.kb, d.answers)))
         if d.result:
             body.append(escape(explain.recommendation(ctx.kb, d.result)))
         return "\n".join(body)
-    if sub == "export":
-        n, _ = _number(rest, "Usage: `/framework export N`")
-        if n is None:
-            return _
-        d = store.decision(team, n)
-        if d is None:
-            return f"There is no decision {n} in this workspace. See `/framework history`."
-        record = madr.render(d, ctx.kb)
-        return f"Decision {n} as an Architecture Decision Record (MADR):\n```\n{escape(record)[:38000]}\n```"
     if sub == "compare":
         return compare(ctx, rest)
-    if sub == "whatif":
-        n, tail = _number(rest, "Usage: `/framework whatif N question=value`")
-        if n is None:
-            return tail
-        m = re.match(r"^([a-z_]+)\s*=\s*(.+)$", tail.strip(), re.DOTALL)
-        if not m:
-            return "Usage: `/framework whatif N question=value`, e.g. `/framework whatif 3 team_size=40`."
-        d = store.decision(team, n)
-        if d is None:
-            return f"There is no decision {n} in this workspace. See `/framework history`."
-        return escape(ctx.service.whatif(d, m.group(1), m.group(2).strip()).text)
     if sub == "cancel":
         n, _ = _number(rest, "Usage: `/framework cancel N`")
         if n is None:
