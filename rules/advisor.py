@@ -7,6 +7,7 @@ what would change it. Slack, the terminal and the CLI all call this and nothing 
 from __future__ import annotations
 
 import threading
+import gc
 from collections import OrderedDict
 from functools import lru_cache
 
@@ -19,7 +20,9 @@ from rules.evaluation import Evaluation
 from rules.selection import Selection, Selector
 from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
 
-_CACHE_SIZE = 4096
+# Small on purpose: it serves the repeated evaluations of one interaction (state, selection,
+# what_would_change); a large cache of firing dicts makes every full GC pass slow (p99 spikes).
+_CACHE_SIZE = 256
 
 
 class Advisor:
@@ -106,4 +109,7 @@ class Advisor:
 @lru_cache(maxsize=1)
 def default() -> Advisor:
     """The advisor for the packaged knowledge base (one per process)."""
-    return Advisor(loader.default())
+    advisor = Advisor(loader.default())
+    # Everything loaded so far lives for the whole process: keep it out of future GC passes.
+    gc.freeze()
+    return advisor

@@ -68,7 +68,8 @@ def test_five_thousand_consultations_leave_no_session_behind(kb: KnowledgeBase, 
         ev = fresh.evaluate(answers)
         recommended.add(ev.recommendation)
     assert recommended >= {"django", "flask", "node"}
-    nonempty = sum(1 for a in answer_sets if a)
+    nonempty = sum(1 for a in answer_sets if fresh.facts_for(a))  # no facts: nothing to assert
+    assert nonempty > 4900
     assert len(asserted) == nonempty == len(set(asserted))  # one fresh session per evaluation
     assert sorted(deleted) == sorted(asserted)
     sample = random.Random(1).sample(asserted, 200) + asserted[-5:]
@@ -149,7 +150,6 @@ def _digest(advisor: Advisor, answers: dict) -> str:
 def test_threads_share_one_advisor_and_agree_with_sequential(kb: KnowledgeBase,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(advisor_module, "_CACHE_SIZE", 64)  # evictions happen all the time
-    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)
     old = sys.getswitchinterval()
     pool = _distinct_answer_sets(kb, 300, seed=11)
     plans = [[random.Random(t).choice(pool) for _ in range(200)] for t in range(8)]
@@ -195,7 +195,7 @@ def test_cache_hit_cannot_race_an_eviction(kb: KnowledgeBase, monkeypatch: pytes
                 Interleaving.armed = False
                 b = threading.Thread(target=shared.evaluate, args=(other,))
                 b.start()
-                b.join(timeout=1.0)  # with the lock, B waits for A; without it, B evicts now
+                b.join(timeout=0.3)  # with the lock, B waits for A; without it, B evicts now
             return hit
 
     shared._firings = Interleaving(shared._firings)

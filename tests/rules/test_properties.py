@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_selection import assert_stop_is_sound
 
 from knowledge import loader
 from knowledge.models import KnowledgeBase
@@ -36,6 +35,22 @@ def answer_sets(kb: KnowledgeBase = KB) -> st.SearchStrategy[dict]:
 def full_scripts(kb: KnowledgeBase = KB) -> st.SearchStrategy[dict]:
     """An answer for every question: what a team would say if asked."""
     return st.fixed_dictionaries({q.id: _value(q) for q in kb.questions})
+
+
+def assert_stop_is_sound(kb: KnowledgeBase, advisor: Advisor, answers: dict, result: dict) -> None:
+    """No single answer to an open question (unanswered, not skipped) changes the top-ranked framework.
+
+    Every choice value is tried; for an integer, both ends of every region its rules test.
+    """
+    top = result["ranking"][0]["framework"]
+    for q in kb.questions:
+        if q.id in answers or q.id in result["skipped"]:
+            continue
+        values = q.allowed if q.type != "integer" else sorted(
+            {v for lo, hi in integer_regions(kb, q) for v in (lo, hi)})
+        for value in values:
+            got = advisor.evaluate({**answers, q.id: value}).ranking[0].framework
+            assert got == top, f"stopped with {top} on top, but {q.id}={value!r} puts {got} first ({answers})"
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,8 @@ def test_large_long_project_with_a_big_team_is_django(advisor: Advisor) -> None:
             "score-long-lived-django"} <= _rules(result)
     assert all(r["framework"] == "django" for r in result["reasons"] if r["effect"] > 0)
     # "...otherwise, you can select Flask."
-    assert advisor.recommend({"project_size": "small", "team_size": 3, "duration": "short"})["recommendation"] == "flask"
+    small = advisor.recommend({"project_size": "small", "team_size": 3, "duration": "short"})
+    assert small["recommendation"] == "flask"
 
 
 def test_small_rest_api_is_flask(advisor: Advisor) -> None:
