@@ -6,8 +6,8 @@ what would change it. Slack, the terminal and the CLI all call this and nothing 
 
 from __future__ import annotations
 
-import threading
 import gc
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 
