@@ -479,7 +479,8 @@ class Store:
             n += db.execute("UPDATE decisions SET decided_by = ? WHERE team_id = ? AND decided_by = ?",
                             [replacement, team_id, user_id]).rowcount
             # Messages kept in the outbox mention people by id ("answered by <@U...>").
-            n += db.execute("UPDATE outbox SET payload = replace(payload, ?, ?) WHERE team_id = ? AND instr(payload, ?)",
+            n += db.execute("UPDATE outbox SET payload = replace(payload, ?, ?)"
+                            " WHERE team_id = ? AND instr(payload, ?)",
                             [user_id, replacement, team_id, user_id]).rowcount
         return n
 
