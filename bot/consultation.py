@@ -32,9 +32,9 @@ class State:
     answered_by: dict[str, str] = field(default_factory=dict)
     skipped: set[str] = field(default_factory=set)
     last_seq: int = 0
-    # When the open question last changed (ISO time), and which question was open before.
+    # When the open question last changed (ISO time); the log, to find the question open before.
     current_since: str = ""
-    previous_question: str | None = None
+    log: list[LogEntry] = field(default_factory=list)
     result: dict | None = None
     next_question: str | None = None
     done: bool = False
@@ -92,14 +92,17 @@ class Consultations:
         st.result = self.advisor.recommend(st.answers, excluded=frozenset(skipped), with_changes=False)
         st.next_question = st.result["next_question"]
         st.done = st.result["done"]
-        # Which question was open before the latest change, and since when the current one is.
-        prev_answers, _, prev_skipped, _ = replay(log[:-1]) if log else ({}, {}, set(), [])
-        if log:
-            prev = self.advisor.recommend(dict(sorted(prev_answers.items())), excluded=frozenset(prev_skipped),
-                                          with_changes=False)
-            st.previous_question = prev["next_question"]
-            st.current_since = log[-1].created_at
+        st.log = log
+        st.current_since = log[-1].created_at if log else ""
         return st
+
+    def previous_question(self, st: State) -> str | None:
+        """The question that was open before the latest log entry (computed only when needed)."""
+        if not st.log:
+            return None
+        answers, _, skipped, _ = replay(st.log[:-1])
+        ev = self.advisor.evaluate(dict(sorted(answers.items())))
+        return self.advisor.select(ev, frozenset(skipped)).next_question
 
     def full_result(self, st: State) -> dict:
         """The complete recommendation (with what would change it) for a state."""
@@ -157,10 +160,11 @@ class Consultations:
         correction = parsing.find_correction(self.kb.questions, text)
         if correction is not None:
             qid, value = correction
-            return self.answer(team_id, consultation_id, user, qid, value, raw_text=text, event_id=event_id)
+            return self.answer(team_id, consultation_id, user, qid, value, raw_text=text, event_id=event_id,
+                               before=st)
         target = st.next_question
-        if message_time and st.previous_question and st.current_since and message_time < st.current_since:
-            target = st.previous_question  # written before the question moved on
+        if message_time and st.current_since and message_time < st.current_since:
+            target = self.previous_question(st) or target  # written before the question moved on
         if target is None:
             return [Reply(kind="clarify", text="Every question that matters is answered. Type `decide django|flask|"
                                                "node because ...` to record a decision, or `set question=value` "
@@ -168,11 +172,15 @@ class Consultations:
         parsed = parsing.parse_answer(self.kb.question(target), text)
         if not parsed.ok:
             return [Reply(kind="clarify", text=parsed.message or "I didn't catch that.", question=target)]
-        return self.answer(team_id, consultation_id, user, target, parsed.value, raw_text=text, event_id=event_id)
+        return self.answer(team_id, consultation_id, user, target, parsed.value, raw_text=text, event_id=event_id,
+                           before=st)
 
     def answer(self, team_id: str, consultation_id: int, user: str, question: str, value: object, *,
-               raw_text: str | None = None, event_id: str | None = None) -> list[Reply]:
-        """Record a canonical answer (from a button, a parsed text or `set`) and move on."""
+               raw_text: str | None = None, event_id: str | None = None, before: State | None = None) -> list[Reply]:
+        """Record a canonical answer (from a button, a parsed text or `set`) and move on.
+
+        `before` is the state the caller already rebuilt (it only shapes the note and the status check).
+        """
         try:
             q = self.kb.question(question)
         except KeyError:
@@ -182,7 +190,7 @@ class Consultations:
             value = validate_value(q, value)
         except AnswerError:
             return [Reply(kind="clarify", text=f"{q.prompt} accepts {explain.options_text(q)}.", question=q.id)]
-        before = self.state(team_id, consultation_id)
+        before = before or self.state(team_id, consultation_id)
         if before.consultation.status != "open":
             return [self.closed_reply(before.consultation)]
         entry = self.store.append(team_id, consultation_id, "answer", user, question=q.id, value=value,
@@ -197,9 +205,12 @@ class Consultations:
 
     def _change_note(self, q: Question, before: State, user: str, value: object) -> str:
         old = before.answers.get(q.id)
-        if old is None or old == value:
-            return ""
         label = explain.value_label(self.kb, q.id, value)
+        if old is None:
+            # An answer to a question other than the open one (set, a correction): confirm it.
+            return "" if q.id == before.next_question else f"Noted: {q.id.replace('_', ' ')} = {label}."
+        if old == value:
+            return ""
         old_label = explain.value_label(self.kb, q.id, old)
         if before.answered_by.get(q.id) not in (None, user):
             return f"The later answer wins: {q.id.replace('_', ' ')} is now {label} (it was {old_label})."
@@ -258,7 +269,7 @@ class Consultations:
             return [Reply(kind="clarify", text=parsed.message or f"{q.id} accepts {explain.options_text(q)}.",
                           question=q.id)]
         return self.answer(st.consultation.team_id, st.consultation.id, user, q.id, value,
-                           raw_text=f"set {cmd.question}={cmd.value}", event_id=event_id)
+                           raw_text=f"set {cmd.question}={cmd.value}", event_id=event_id, before=st)
 
     # -- deciding, cancelling -------------------------------------------------------------------
     def may_decide(self, team_id: str, consultation_id: int, user: str) -> bool:

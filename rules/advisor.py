@@ -31,12 +31,17 @@ class Advisor:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.version = kb.version
-        self.ruleset = Ruleset(unique_name(f"advisor_{kb.version}"), compile_rules(kb))
+        specs = compile_rules(kb)
+        self.ruleset = Ruleset(unique_name(f"advisor_{kb.version}"), specs)
         self.rules = {r.id: r for r in kb.rules}
+        # The same rules without the caveat (add-on) rules: caveats never change a score, so the
+        # many evaluations of what_would_change, which need only the recommendation, skip them.
+        self.core = Ruleset(unique_name(f"advisor_core_{kb.version}"), [s for s in specs if s.id in self.rules])
         self.addons = {caveat_id(p.framework, a): (p.framework, a) for p in kb.profiles for a in p.addons}
         self.selector = Selector(kb)
         self.regions = {q.id: integer_regions(kb, q) for q in kb.questions if q.type == "integer"}
         self.patterns = answer_patterns(kb)
+        self.core_patterns = answer_patterns(kb, with_addons=False)
         self.sources = {c.id: kb.source_of(c.id) for c in kb.claims}
         self.stability = Stability(kb, question_dependencies(kb))
         # Bounded, so 100,000 distinct consultations keep memory flat. Threads share it: a hit
@@ -52,24 +57,28 @@ class Advisor:
         """The engine facts for an answer set (only answers some rule pattern can match)."""
         return [{"t": "a", "q": q, "v": v} for q, v in answers.items() if matches(self.patterns.get(q, []), v)]
 
-    def _run(self, answers: Answers) -> list[Firing]:
-        key = tuple(sorted(answers.items()))
+    def _run(self, answers: Answers, core: bool = False) -> list[Firing]:
+        key = (core, *sorted(answers.items()))
         with self._cache_lock:
             hit = self._firings.get(key)
             if hit is not None:
                 self._firings.move_to_end(key)
                 return hit
-        firings = self.ruleset.run(self.facts_for(answers))
+        if core:
+            firings = self.core.run([{"t": "a", "q": q, "v": v} for q, v in answers.items()
+                                     if matches(self.core_patterns.get(q, []), v)])
+        else:
+            firings = self.ruleset.run(self.facts_for(answers))
         with self._cache_lock:
             self._firings[key] = firings
             if len(self._firings) > _CACHE_SIZE:
                 self._firings.popitem(last=False)
         return firings
 
-    def evaluate(self, answers: Answers) -> Evaluation:
-        """Run the rules on (already validated) answers."""
+    def evaluate(self, answers: Answers, *, core: bool = False) -> Evaluation:
+        """Run the rules on (already validated) answers (`core`: without caveat rules)."""
         s = self.kb.settings
-        return Evaluation(self.kb, dict(answers), self._run(answers), self.rules, self.addons,
+        return Evaluation(self.kb, dict(answers), self._run(answers, core), self.rules, self.addons,
                           s.min_confidence, s.min_lead, self.sources)
 
     def select(self, ev: Evaluation, excluded: frozenset[str] | set[str] = frozenset()) -> Selection:
@@ -78,7 +87,7 @@ class Advisor:
 
     def outcome(self, answers: Answers) -> str | None:
         """Only the recommendation for an answer set (what `what_would_change` compares)."""
-        return self.evaluate(answers).recommendation
+        return self.evaluate(answers, core=True).recommendation
 
     def changes(self, ev: Evaluation) -> list[dict]:
         """Every single answer change that would change the recommendation."""

@@ -48,7 +48,7 @@ def patterns_for(conditions: list[Condition]) -> dict[str, dict]:
     return patterns
 
 
-def answer_patterns(kb: KnowledgeBase) -> dict[str, list[list[Condition]]]:
+def answer_patterns(kb: KnowledgeBase, with_addons: bool = True) -> dict[str, list[list[Condition]]]:
     """Question -> the condition groups its answer facts are tested with (one group per pattern).
 
     durable_rules raises on a fact no pattern matches and then drops the whole batch, so only
@@ -56,7 +56,7 @@ def answer_patterns(kb: KnowledgeBase) -> dict[str, list[list[Condition]]]:
     fire anyway. This replaces a catch-all rule, which cost one Python action per answer.
     """
     out: dict[str, list[list[Condition]]] = {}
-    whens = [r.when for r in kb.rules] + [a.when for p in kb.profiles for a in p.addons]
+    whens = [r.when for r in kb.rules] + ([a.when for p in kb.profiles for a in p.addons] if with_addons else [])
     for when in whens:
         by_question: dict[str, list[Condition]] = {}
         for c in when:

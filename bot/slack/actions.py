@@ -27,13 +27,8 @@ log = logging.getLogger("framework_advisor.actions")
 ACTIONS = re.compile(r"^fa_(answer_\d+|skip|decide_(django|flask|node)|how|changes|home_start)$")
 
 
-def _ack(ack) -> None:
-    ack()
-    metrics.ACKS.labels(kind="action").inc()
-
-
 def register(app: App, ctx: SlackContext) -> None:
-    """Attach the block_actions listener for every fa_* button."""
+    """Attach the block_actions listener for every fa_* button: ack, then work on the executor."""
 
     def work(body: dict, action: dict, client) -> None:
         try:
@@ -41,7 +36,12 @@ def register(app: App, ctx: SlackContext) -> None:
         except Exception:  # noqa: BLE001 - never a stack trace in Slack
             log.exception("action %s failed", action.get("action_id"))
 
-    app.action(ACTIONS)(ack=_ack, lazy=[work])
+    def on_click(ack, body: dict, action: dict, client) -> None:
+        ack()
+        metrics.ACKS.labels(kind="action").inc()
+        ctx.submit(work, body, action, client)
+
+    app.action(ACTIONS)(on_click)
 
 
 def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:

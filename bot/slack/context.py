@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bot.consultation import Consultations
@@ -28,7 +30,18 @@ class SlackContext:
     service: Consultations
     cfg: SlackConfig
     worker: OutboxWorker | None = None
-    extras: dict = field(default_factory=dict)
+    # Work that runs after an ack (starting a consultation, button clicks).
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="work"))
+
+    def submit(self, fn: Callable, *args) -> None:
+        """Run `fn(*args)` after the ack, on the work threads; failures are logged, never raised."""
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001
+                log.exception("background work failed")
+
+        self.executor.submit(run)
 
     @property
     def kb(self):

@@ -120,6 +120,8 @@ class Running:
             except Exception:  # noqa: BLE001
                 pass
         self.server.close()
+        if self.built is not None:
+            self.built.ctx.executor.shutdown(wait=True, cancel_futures=False)
         self.worker.stop()
 
 
