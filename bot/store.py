@@ -350,13 +350,19 @@ class Store:
         return out
 
     def decisions(self, team_id: str, *, limit: int = 10, offset: int = 0) -> list[Decision]:
-        """This team's decisions, newest first (without the stored result, for listings)."""
-        return self._decision("d.team_id = ?", [team_id, limit, offset], "ORDER BY d.number DESC LIMIT ? OFFSET ?",
-                              full=False)
+        """This team's decisions, newest first (without the stored result, for listings).
+
+        Decisions are numbered 1..N per team and never deleted, so page k starts at number
+        N - offset: an index seek, where OFFSET would walk every skipped row.
+        """
+        upper = self.count_decisions(team_id) - offset
+        return self._decision("d.team_id = ? AND d.number <= ?", [team_id, upper, limit],
+                              "ORDER BY d.number DESC LIMIT ?", full=False)
 
     def count_decisions(self, team_id: str) -> int:
-        """How many decisions this team has."""
-        return self.db.execute("SELECT COUNT(*) FROM decisions WHERE team_id = ?", [team_id]).fetchone()[0]
+        """How many decisions this team has (its highest number: numbers have no gaps)."""
+        return self.db.execute("SELECT COALESCE(MAX(number), 0) FROM decisions WHERE team_id = ?",
+                               [team_id]).fetchone()[0]
 
     def decision(self, team_id: str, number: int) -> Decision | None:
         """One of this team's decisions by its number."""
