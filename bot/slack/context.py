@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,14 +35,23 @@ class SlackContext:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="work"))
 
     def submit(self, fn: Callable, *args) -> None:
-        """Run `fn(*args)` after the ack, on the work threads; failures are logged, never raised."""
+        """Run `fn(*args)` after the ack, on the work threads; failures are logged, never raised.
+
+        Inside an HTTP request the job waits until the response has been written (see
+        `after_response`), so it does not compete with the ack for the interpreter.
+        """
         def run() -> None:
             try:
                 fn(*args)
             except Exception:  # noqa: BLE001
                 log.exception("background work failed")
 
-        self.executor.submit(run)
+        pending = getattr(_request, "jobs", None)
+        if pending is not None:
+            pending.append((self.executor, run))
+        else:
+            self.executor.submit(run)
+
 
     @property
     def kb(self):
@@ -89,3 +99,31 @@ class SlackContext:
         """Tell the outbox worker there is something to send."""
         if self.worker is not None:
             self.worker.wake()
+
+
+_request = threading.local()
+
+
+class after_response:
+    """WSGI body wrapper: jobs submitted while handling the request start when the server closes it.
+
+    A WSGI server calls `close()` after the last byte of the response is sent.
+    """
+
+    def __init__(self, handler: Callable, environ: dict, start_response: Callable):
+        _request.jobs = []
+        try:
+            self._body = handler(environ, start_response)
+        finally:
+            self._jobs, _request.jobs = _request.jobs, None
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        """Start the deferred jobs."""
+        close = getattr(self._body, "close", None)
+        if close:
+            close()
+        for executor, job in self._jobs:
+            executor.submit(job)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from bot import logs, metrics
+from bot.slack.context import after_response
 from bot.store import Store
 
 log = logging.getLogger("framework_advisor.server")
@@ -56,7 +57,7 @@ def wsgi_app(store: Store, slack_handler: Callable | None) -> Callable:
                 status_holder.append(status)
                 return start_response(status, headers, exc_info)
 
-            out = slack_handler(environ, capture)
+            out = after_response(slack_handler, environ, capture)
             code = status_holder[0].split()[0] if status_holder else "500"
             metrics.REQUESTS.labels(route=path, status=code).inc()
             metrics.ACK_LATENCY.labels(kind="http").observe(time.perf_counter() - started)
