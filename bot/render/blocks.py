@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -137,7 +138,14 @@ def text_reply(reply: Reply) -> dict:
 
 def text_reply_blocks(text: str) -> list[dict]:
     """Section blocks for text that is already escaped (it may hold our own mentions and dates)."""
-    return [_section(chunk).to_dict() for chunk in _chunks(text)][:45]
+    return [dict(b) for b in _text_blocks(text)]
+
+
+@lru_cache(maxsize=64)
+def _text_blocks(text: str) -> tuple[dict, ...]:
+    # Cached: the same texts (help, usage messages) are sent on every ack; building and validating
+    # slack_sdk models costs more than the rest of the ack.
+    return tuple(_section(chunk).to_dict() for chunk in _chunks(text))[:45]
 
 
 def _chunks(text: str, size: int = SECTION_LIMIT) -> list[str]:
