@@ -81,12 +81,14 @@ class Consultations:
         self.kb = self.advisor.kb
 
     # -- state ---------------------------------------------------------------------------------
-    def state(self, team_id: str, consultation_id: int) -> State:
-        """Rebuild a consultation's state from the store and evaluate it."""
+    def state(self, team_id: str, consultation_id: int, upto: int | None = None) -> State:
+        """Rebuild a consultation's state from the store and evaluate it (`upto`: as of that log seq)."""
         c = self.store.get_consultation(team_id, consultation_id)
         if c is None:
             raise StoreError("no such consultation")
         log = self.store.log(team_id, consultation_id)
+        if upto is not None:
+            log = [e for e in log if e.seq <= upto]
         answers, by, skipped, _ = replay(log)
         st = State(c, dict(sorted(answers.items())), by, skipped, log[-1].seq if log else 0)
         st.result = self.advisor.recommend(st.answers, excluded=frozenset(skipped), with_changes=False)
@@ -117,15 +119,20 @@ class Consultations:
         return Reply(kind="question", text=text, question=q.id, prompt=q.prompt, options=options, input_hint=hint,
                      consultation_id=st.consultation.id, answered=len(st.answers))
 
-    def next_reply(self, st: State, note: str = "") -> Reply:
-        """After a change: the next question, or the recommendation when the engine stops."""
+    def next_reply(self, st: State, note: str = "", *, save: bool = True) -> Reply:
+        """After a change: the next question, or the recommendation when the engine stops.
+
+        Both carry `seq`, the log position they describe, so a channel can drop a reply that a
+        later answer has already overtaken. `save` keeps the recommendation in the store.
+        """
         if not st.done and st.next_question:
-            return self.question_reply(st, note)
+            return self.question_reply(st, note).model_copy(update={"seq": st.last_seq})
         result = self.full_result(st)
-        self.store.save_recommendation(st.consultation.team_id, st.consultation.id, st.last_seq, result)
+        if save:
+            self.store.save_recommendation(st.consultation.team_id, st.consultation.id, st.last_seq, result)
         text = (note + "\n" if note else "") + explain.recommendation(self.kb, result)
         return Reply(kind="recommendation", text=text, result=result, consultation_id=st.consultation.id,
-                     answered=len(st.answers))
+                     answered=len(st.answers), seq=st.last_seq)
 
     # -- starting --------------------------------------------------------------------------------
     def start(self, team_id: str, channel: str, thread_ts: str, user: str, topic: str = "") -> tuple[Consultation,
@@ -134,6 +141,29 @@ class Consultations:
         c = self.store.create_consultation(team_id, channel, thread_ts, user, topic.strip()[:200],
                                            self.advisor.version)
         return c, self.next_reply(self.state(team_id, c.id))
+
+    # -- re-deliveries ------------------------------------------------------------------------
+    def redelivered(self, team_id: str, consultation_id: int, event_id: str | None) -> list[Reply] | None:
+        """The reply owed to a delivery that was already stored, rebuilt; None when it is new.
+
+        A decision is said again; an answer, skip, undo or restart gets the state as of its own
+        log entry. Marked `duplicate`, never saved again: a channel queues it only if the first
+        delivery's reply was lost (a crash between storing and queueing).
+        """
+        if event_id is None:
+            return None
+        d = self.store.decision_by_event(team_id, event_id)
+        if d is not None:
+            return [Reply(kind="decision", text=decision_text(d), decision=d, consultation_id=d.consultation_id,
+                          duplicate=True)]
+        entry = self.store.entry_by_event(team_id, consultation_id, event_id)
+        if entry is None:
+            return None
+        reply = self.next_reply(self.state(team_id, consultation_id, upto=entry.seq), save=False)
+        update: dict = {"duplicate": True}
+        if entry.kind == "answer":
+            update.update(recorded_question=entry.question, recorded_value=entry.value, recorded_by=entry.user_id)
+        return [reply.model_copy(update=update)]
 
     # -- answers and commands ------------------------------------------------------------------
     def handle_text(self, team_id: str, consultation_id: int, user: str, text: str, *,
@@ -148,10 +178,10 @@ class Consultations:
         if len(text) > MAX_TEXT:
             return [Reply(kind="clarify", text=f"That answer is too long (over {MAX_TEXT} characters), so I "
                                                 "did not store it. Please answer in a sentence or two.")]
+        again = self.redelivered(team_id, consultation_id, event_id)
+        if again is not None:
+            return again
         st = self.state(team_id, consultation_id)
-        if event_id is not None and self.store.has_event(event_id):
-            # A re-delivery of something already stored: say the current state again, marked duplicate.
-            return [self.next_reply(st).model_copy(update={"duplicate": True})]
         cmd = parsing.parse_command(text)
         if cmd is not None:
             return self.command(st, user, cmd, event_id=event_id)
@@ -196,15 +226,18 @@ class Consultations:
         entry = self.store.append(team_id, consultation_id, "answer", user, question=q.id, value=value,
                                   raw_text=raw_text, event_id=event_id)
         if entry is None:
-            # A re-delivery of an answer already stored (possibly at this very moment, by another
-            # thread): say the state after it again, marked duplicate.
-            return [self.next_reply(self.state(team_id, consultation_id)).model_copy(update={"duplicate": True})]
-        note = self._change_note(q, before, user, value)
-        reply = self.next_reply(self.state(team_id, consultation_id), note)
+            # A re-delivery of an answer already stored (possibly at this very moment, by another thread).
+            return self.redelivered(team_id, consultation_id, event_id) or []
+        after = self.state(team_id, consultation_id)
+        note = self._change_note(q, [e for e in after.log if e.seq < entry.seq], before, user, value)
+        reply = self.next_reply(after, note)
         return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user})]
 
-    def _change_note(self, q: Question, before: State, user: str, value: object) -> str:
-        old = before.answers.get(q.id)
+    def _change_note(self, q: Question, earlier: list[LogEntry], before: State, user: str, value: object) -> str:
+        # The previous value comes from the log just before this answer's own entry, so an answer
+        # stored by someone else in between is still named ("the later answer wins").
+        answers, by, _, _ = replay(earlier)
+        old = answers.get(q.id)
         label = explain.value_label(self.kb, q.id, value)
         if old is None:
             # An answer to a question other than the open one (set, a correction): confirm it.
@@ -212,7 +245,7 @@ class Consultations:
         if old == value:
             return ""
         old_label = explain.value_label(self.kb, q.id, old)
-        if before.answered_by.get(q.id) not in (None, user):
+        if by.get(q.id) not in (None, user):
             return f"The later answer wins: {q.id.replace('_', ' ')} is now {label} (it was {old_label})."
         return f"Changed {q.id.replace('_', ' ')} from {old_label} to {label}."
 
@@ -241,17 +274,17 @@ class Consultations:
             if not replay(self.store.log(team, cid))[3]:
                 return [Reply(kind="clarify", text="There is nothing to undo yet.")]
             if self.store.append(team, cid, "undo", user, event_id=event_id) is None:
-                return [self.next_reply(st).model_copy(update={"duplicate": True})]
+                return self.redelivered(team, cid, event_id) or []
             return [self.next_reply(self.state(team, cid), "Undone.")]
         if cmd.name == "skip":
             if current is None:
                 return [Reply(kind="clarify", text="There is no open question to skip.")]
             if self.store.append(team, cid, "skip", user, question=current.id, event_id=event_id) is None:
-                return [self.next_reply(st).model_copy(update={"duplicate": True})]
+                return self.redelivered(team, cid, event_id) or []
             return [self.next_reply(self.state(team, cid), f"Skipped: {current.prompt}")]
         if cmd.name == "restart":
             if self.store.append(team, cid, "restart", user, event_id=event_id) is None:
-                return [self.next_reply(st).model_copy(update={"duplicate": True})]
+                return self.redelivered(team, cid, event_id) or []
             return [self.next_reply(self.state(team, cid), "Starting over: all answers cleared.")]
         if cmd.name == "set":
             return self._set(st, user, cmd, event_id)

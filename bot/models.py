@@ -91,3 +91,5 @@ class Reply(BaseModel):
     # True when the triggering event had been handled before (a re-delivery): the reply is
     # regenerated so a reply lost to a crash can still be sent, but it must be de-duplicated.
     duplicate: bool = False
+    # The answer-log position a question or recommendation describes (to drop overtaken replies).
+    seq: int | None = None

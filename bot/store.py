@@ -258,6 +258,18 @@ class Store:
         return [LogEntry(seq=r[0], kind=r[1], question=r[2], value=None if r[3] is None else json.loads(r[3]),
                          raw_text=r[4], user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
 
+    def entry_by_event(self, team_id: str, consultation_id: int, event_id: str) -> LogEntry | None:
+        """The log entry a delivery stored in this consultation, if any."""
+        for e in self.log(team_id, consultation_id):
+            if e.event_id == event_id:
+                return e
+        return None
+
+    def decision_by_event(self, team_id: str, event_id: str) -> Decision | None:
+        """The decision a delivery recorded in this team, if any."""
+        found = self._decision("d.team_id = ? AND d.event_id = ?", [team_id, event_id])
+        return found[0] if found else None
+
     def has_event(self, event_id: str) -> bool:
         """Whether an answer-log entry or a decision was already stored for this delivery id."""
         return self.db.execute("SELECT 1 FROM answers WHERE event_id = ? UNION ALL SELECT 1 FROM decisions"
@@ -387,19 +399,27 @@ class Store:
                 [team_id, channel, thread_ts, method, json.dumps(payload), dedupe_key, tag, now()])
             return cur.lastrowid if cur.rowcount else None
 
-    def outbox_enqueue_question(self, team_id: str, channel: str, payload: dict, *, thread_ts: str | None,
-                                dedupe_key: str, consultation_id: int, question: str) -> bool:
-        """Queue a question message unless it is already the latest question asked in that consultation.
+    def outbox_enqueue_reply(self, team_id: str, channel: str, payload: dict, *, thread_ts: str | None,
+                             dedupe_key: str, consultation_id: int, seq: int | None,
+                             question: str | None = None) -> bool:
+        """Queue a question or recommendation unless it is stale or repeats the open question.
 
-        Checked and written in one BEGIN IMMEDIATE transaction, so two processes handling two
-        simultaneous answers cannot both ask the same next question. Returns True when queued.
+        Checked and written in one BEGIN IMMEDIATE transaction, so of two simultaneous answers
+        (even in two processes) only replies that describe the latest log entry are queued, and
+        the same next question is never asked twice in a row. Returns True when queued.
         """
-        tag = f"q:{consultation_id}:{question}"
+        tag = f"q:{consultation_id}:{question}" if question else None
         with self.write() as db:
-            latest = db.execute("SELECT tag FROM outbox WHERE team_id = ? AND tag LIKE ? ORDER BY id DESC LIMIT 1",
-                                [team_id, f"q:{consultation_id}:%"]).fetchone()
-            if latest and latest[0] == tag:
-                return False
+            if seq is not None:
+                latest_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM answers WHERE consultation_id = ?",
+                                        [consultation_id]).fetchone()[0]
+                if latest_seq > seq:
+                    return False  # a later answer's reply describes the consultation better
+            if tag:
+                latest = db.execute("SELECT tag FROM outbox WHERE team_id = ? AND tag LIKE ? ORDER BY id DESC"
+                                    " LIMIT 1", [team_id, f"q:{consultation_id}:%"]).fetchone()
+                if latest and latest[0] == tag:
+                    return False
             cur = db.execute(
                 "INSERT OR IGNORE INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
                 " created_at) VALUES (?, ?, ?, 'chat.postMessage', ?, ?, ?, ?)",

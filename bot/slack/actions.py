@@ -54,21 +54,25 @@ def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
         return
     if not team or not user or not isinstance(value, dict):
         return
+    msg_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
+    key = f"act:{msg_ts}:{action_id}:{user}:{action.get('action_ts', '')}"
     if action_id == "fa_home_start":
-        return _home_start(ctx, client, team, user, value)
+        return _home_start(ctx, client, team, user, value, key)
     cid = value.get("c")
     c = ctx.store.get_consultation(team, cid) if isinstance(cid, int) else None
     if c is None:
         return  # not this team's consultation: say nothing, reveal nothing
     channel = c.channel
     thread = c.thread_ts
-    msg_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
-    key = f"act:{msg_ts}:{action_id}:{user}:{action.get('action_ts', '')}"
     if action_id.startswith("fa_answer_"):
         replies = ctx.service.answer(team, c.id, user, str(value.get("q")), value.get("v"), raw_text=None,
                                      event_id=key)
         ctx.send(team, channel, thread, replies, key=key)
     elif action_id == "fa_skip":
+        again = ctx.service.redelivered(team, c.id, key)
+        if again is not None:
+            ctx.send(team, channel, thread, again, key=key)  # a re-delivered click: same key, nothing new
+            return
         st = ctx.service.state(team, c.id)
         if st.consultation.status != "open":
             ctx.send(team, channel, thread, [ctx.service.closed_reply(st.consultation)], key=key)
@@ -101,11 +105,11 @@ def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
         ctx.ephemeral(team, channel, user, text, thread, key)
 
 
-def _home_start(ctx: SlackContext, client, team: str, user: str, value: dict) -> None:
+def _home_start(ctx: SlackContext, client, team: str, user: str, value: dict, key: str) -> None:
     """Start a consultation in the user's direct-message channel with the app."""
     channel = value.get("ch")
-    if not isinstance(channel, str) or not channel:
-        return
+    if not isinstance(channel, str) or not channel or ctx.store.event_seen(key, team):
+        return  # a re-delivered click must not open a second consultation
     try:
         root = client.chat_postMessage(channel=channel, text=f"Framework consultation started by <@{user}>")
     except SlackApiError as e:

@@ -9,6 +9,7 @@ in lazy listeners; thread answers are committed before their ack.
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -31,10 +32,23 @@ BOT_SCOPES = ["commands", "chat:write", "channels:join", "channels:history", "gr
               "mpim:history", "channels:read", "groups:read"]
 
 
+class NotSentRetryHandler(ConnectionErrorRetryHandler):
+    """slack_sdk's connection-error retry, limited to errors where the request never reached Slack.
+
+    chat.postMessage has no idempotency key: after a reset or a timeout Slack may have stored the
+    message, so those go back to the outbox, which looks for the message before posting again.
+    A refused connection or a failed DNS lookup is safe to retry at once.
+    """
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        reason = getattr(error, "reason", error)
+        return isinstance(reason, ConnectionRefusedError | socket.gaierror) and response is None
+
+
 def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
-    """A Web API client for our base URL with slack_sdk's retry handlers (429s and connection errors)."""
+    """A Web API client for our base URL with slack_sdk's retry handlers (429s, connections never made)."""
     return WebClient(token=token, base_url=cfg.api_url, timeout=10, retry_handlers=[
-        RateLimitErrorRetryHandler(max_retry_count=3), ConnectionErrorRetryHandler(max_retry_count=2)])
+        RateLimitErrorRetryHandler(max_retry_count=3), NotSentRetryHandler(max_retry_count=2)])
 
 
 @dataclass

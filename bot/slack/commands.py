@@ -112,6 +112,7 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str) -> None
             log.info("cannot join %s: %s", channel, e.response.get("error"))
             respond(response_type="ephemeral", text=INVITE)
             return
+    topic = topic.strip()[:200]  # what the store keeps; the root message says the same
     title = f": {escape(topic)}" if topic else ""
     try:
         root = client.chat_postMessage(channel=channel, text=f"Framework consultation started by <@{user}>{title}",

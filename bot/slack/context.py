@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bot.consultation import Consultations
+from bot.consultation import Consultations, replay
 from bot.models import Reply
 from bot.render import blocks
 from bot.slack.config import SlackConfig
@@ -59,17 +59,21 @@ class SlackContext:
         return self.service.kb
 
     def send(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], key: str) -> None:
-        """Queue replies in the outbox, de-duplicated by `key` (an event or action identity)."""
+        """Queue replies in the outbox, de-duplicated by `key` (an event or action identity).
+
+        A question or recommendation is dropped when a later answer has overtaken it, or when it
+        asks the question already open; its note (e.g. "the later answer wins") is still said.
+        """
         for i, reply in enumerate(replies):
             if reply.recorded_question:
                 self._mark_answered(team, channel, reply, f"{key}:upd")
-            if reply.kind == "question":
-                queued = self.store.outbox_enqueue_question(
+            if reply.kind in ("question", "recommendation") and reply.consultation_id is not None:
+                queued = self.store.outbox_enqueue_reply(
                     team, channel, blocks.render(self.kb, reply), thread_ts=thread_ts, dedupe_key=f"{key}:{i}",
-                    consultation_id=reply.consultation_id, question=reply.question)  # type: ignore[arg-type]
-                note = reply.text.rsplit("\n", 1)[0] if "\n" in reply.text else ""
-                if not queued and note and not reply.duplicate:
-                    # The question is already the open one (asked after a simultaneous answer): say only the note.
+                    consultation_id=reply.consultation_id, seq=reply.seq,
+                    question=reply.question if reply.kind == "question" else None)
+                note = reply.text.split("\n", 1)[0] if "\n" in reply.text else ""
+                if not queued and note and not reply.duplicate and not note.startswith("*"):
                     self.store.outbox_enqueue(team, channel, "chat.postMessage",
                                               blocks.text_reply(Reply(kind="text", text=note)),
                                               thread_ts=thread_ts, dedupe_key=f"{key}:{i}:note")
@@ -79,11 +83,17 @@ class SlackContext:
         self.wake()
 
     def _mark_answered(self, team: str, channel: str, reply: Reply, key: str) -> None:
-        ref = self.store.outbox_latest(team, question_tag(reply.consultation_id, reply.recorded_question))
+        """Queue the edit of an answered question: its buttons become the value in force and who gave it."""
+        qid = reply.recorded_question
+        ref = self.store.outbox_latest(team, question_tag(reply.consultation_id, qid))
         if ref is None:
             return
-        q = self.kb.question(reply.recorded_question)
-        payload = blocks.answered(self.kb, q.prompt, q.id, reply.recorded_value, reply.recorded_by or "")
+        # The value in force now (another answer may have been stored since this one).
+        answers, by, _, _ = replay(self.store.log(team, reply.consultation_id))  # type: ignore[arg-type]
+        if qid not in answers:
+            return
+        q = self.kb.question(qid)  # type: ignore[arg-type]
+        payload = blocks.answered(self.kb, q.prompt, q.id, answers[qid], by.get(qid, ""))
         self.store.outbox_enqueue(team, channel, "chat.update", {**payload, "ref": ref}, dedupe_key=key)
 
     def ephemeral(self, team: str, channel: str, user: str, text: str, thread_ts: str | None, key: str) -> None:

@@ -122,7 +122,9 @@ class OutboxWorker:
                                 "status": "ok"})
 
     def _post(self, client: WebClient, row: dict, payload: dict) -> str | None:
-        if row["attempts"] > 1:
+        # `attempts` is the count before this claim: any earlier try (a 5xx, a timeout, a reset, a
+        # crash while leased) may have landed, so look for the message first.
+        if row["attempts"] >= 1:
             found = self._already_posted(client, row)
             if found:
                 return found

@@ -8,13 +8,17 @@ development server with no body limit. In Socket Mode the same small WSGI app se
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
+
+from slack_sdk.signature import SignatureVerifier
 
 from bot import logs, metrics
 from bot.slack.context import after_response
@@ -31,9 +35,15 @@ def _respond(start_response, status: str, body: bytes, ctype: str = "text/plain;
     return [body]
 
 
-def wsgi_app(store: Store, slack_handler: Callable | None) -> Callable:
-    """The process's WSGI app: health, metrics, and (HTTP mode) the Slack endpoints."""
+def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str | None = None) -> Callable:
+    """The process's WSGI app: health, metrics, and (HTTP mode) the Slack endpoints.
+
+    Slack requests are verified here, before bolt sees them: bolt parses the body before it
+    checks the signature, so a forged request with a malformed body would get a 500 and a
+    logged traceback instead of a 401.
+    """
     slack_paths = {"/slack/events", "/slack/install", "/slack/oauth_redirect"}
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def app(environ, start_response) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -47,10 +57,11 @@ def wsgi_app(store: Store, slack_handler: Callable | None) -> Callable:
         if path == "/metrics" and method == "GET":
             return _respond(start_response, "200 OK", metrics.render(), "text/plain; version=0.0.4")
         if slack_handler is not None and path in slack_paths:
-            if path == "/slack/events" and method == "POST" and not _plausible(environ):
-                # bolt answers a non-numeric timestamp with a 500; any malformed signature header is a 401.
-                metrics.REQUESTS.labels(route=path, status="401").inc()
-                return _respond(start_response, "401 Unauthorized", b"invalid request signature")
+            if path == "/slack/events" and method == "POST":
+                refusal = _refuse(environ, verifier)
+                if refusal is not None:
+                    metrics.REQUESTS.labels(route=path, status=refusal.split()[0]).inc()
+                    return _respond(start_response, refusal, refusal.encode())
             status_holder: list[str] = []
 
             def capture(status, headers, exc_info=None):
@@ -68,10 +79,44 @@ def wsgi_app(store: Store, slack_handler: Callable | None) -> Callable:
     return app
 
 
-def _plausible(environ) -> bool:
+def _refuse(environ, verifier: SignatureVerifier | None) -> str | None:
+    """Why a POST to /slack/events is refused (a status line), or None to pass it to bolt.
+
+    Reads the body (waitress has already bounded it to 1 MiB) and puts it back for bolt.
+    """
     ts = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
     sig = environ.get("HTTP_X_SLACK_SIGNATURE", "")
-    return ts.isascii() and ts.isdigit() and len(ts) <= 12 and sig.startswith("v0=")
+    if not (ts.isascii() and ts.isdigit() and len(ts) <= 12 and sig.startswith("v0=")):
+        return "401 Unauthorized"
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return "400 Bad Request"
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "401 Unauthorized"  # Slack signs UTF-8 text: such a body cannot carry a valid signature
+    if verifier is not None and not verifier.is_valid(body=text, timestamp=ts, signature=sig):
+        return "401 Unauthorized"
+    if not _readable(body, environ.get("CONTENT_TYPE", "")):
+        return "400 Bad Request"
+    return None
+
+
+def _readable(body: bytes, content_type: str) -> bool:
+    """Whether bolt can parse the body: a JSON object, or a form (whose `payload`, if any, is a JSON object)."""
+    try:
+        text = body.decode("utf-8")
+        if "application/json" in content_type:
+            return isinstance(json.loads(text), dict)
+        form = urllib.parse.parse_qs(text, strict_parsing=bool(text))
+        if "payload" in form:
+            return isinstance(json.loads(form["payload"][0]), dict)
+        return True
+    except (UnicodeDecodeError, ValueError):
+        return False
 
 
 def serve(host: str = "0.0.0.0", port: int = 3000, db: str | None = None) -> None:
@@ -143,7 +188,7 @@ def start(cfg, store: Store, host: str, port: int) -> Running:
         socket_handler.connect()
     else:
         handler = SlackRequestHandler(built.app)
-    server = create_server(wsgi_app(store, handler), host=host, port=port, threads=8,
+    server = create_server(wsgi_app(store, handler, cfg.signing_secret), host=host, port=port, threads=8,
                            max_request_body_size=MAX_BODY, ident="framework-advisor")
     threading.Thread(target=server.run, name="http", daemon=True).start()
     built.worker.start()
