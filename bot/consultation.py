@@ -159,7 +159,9 @@ class Consultations:
         entry = self.store.entry_by_event(team_id, consultation_id, event_id)
         if entry is None:
             return None
-        reply = self.next_reply(self.state(team_id, consultation_id, upto=entry.seq), save=False)
+        # Saved only if the first delivery died before saving it.
+        saved = self.store.has_recommendation(team_id, consultation_id, entry.seq)
+        reply = self.next_reply(self.state(team_id, consultation_id, upto=entry.seq), save=not saved)
         update: dict = {"duplicate": True}
         if entry.kind == "answer":
             update.update(recorded_question=entry.question, recorded_value=entry.value, recorded_by=entry.user_id)

@@ -305,6 +305,13 @@ class Store:
                        [consultation_id, seq, result.get("recommendation"), json.dumps(result, sort_keys=True),
                         result.get("knowledge_version", ""), now()])
 
+    def has_recommendation(self, team_id: str, consultation_id: int, seq: int) -> bool:
+        """Whether a recommendation was kept for this point of a consultation's log."""
+        return self.db.execute(
+            "SELECT 1 FROM recommendations r JOIN consultations c ON c.id = r.consultation_id"
+            " WHERE c.team_id = ? AND r.consultation_id = ? AND r.seq = ?", [team_id, consultation_id, seq]
+        ).fetchone() is not None
+
     def record_decision(self, team_id: str, *, channel: str, topic: str, framework: str, decided_by: str,
                         rationale: str, recommendation: str | None, knowledge_version: str,
                         answers: dict, result: dict, consultation_id: int | None = None,
