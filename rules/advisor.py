@@ -22,7 +22,7 @@ from rules.whatif import Stability, integer_regions, question_dependencies, what
 
 # Small on purpose: it serves the repeated evaluations of one interaction (state, selection,
 # what_would_change); a large cache of firing dicts makes every full GC pass slow (p99 spikes).
-_CACHE_SIZE = 256
+_CACHE_SIZE = 64
 
 
 class Advisor:
