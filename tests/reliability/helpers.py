@@ -30,6 +30,7 @@ from typing import Any
 from tests.fakes import event_body, post_signed, slash_command_body
 from tests.fakes.signing import block_actions_body
 from tests.fakes.slack_web_api import FakeSlackWebAPI, _Fault, _Handler, _Request, _token
+from tests.slack.helpers import wait_until  # noqa: F401 - shared polling helper, re-exported
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "reliabilitysigningsecret42"
@@ -48,19 +49,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10, what: str = "condition",
-               interval: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy; return its value, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def post(url: str, body: bytes, content_type: str, *, retry: int = 0, secret: str = SECRET,
@@ -191,7 +179,7 @@ def outbox_pending(path: str | os.PathLike) -> int:
 
 def wait_drained(path: str | os.PathLike, timeout: float = 60) -> None:
     """Wait until the outbox has nothing pending."""
-    wait_until(lambda: outbox_pending(path) == 0, timeout, "the outbox to drain", interval=0.2)
+    wait_until(lambda: outbox_pending(path) == 0, timeout, "the outbox to drain")
 
 
 # -- what Slack received ---------------------------------------------------------------------------
@@ -337,7 +325,7 @@ class ServeProcess:
             except OSError:
                 return False
 
-        wait_until(up, timeout, "serve to answer /healthz", interval=0.05)
+        wait_until(up, timeout, "serve to answer /healthz")
         return self
 
     def kill(self) -> None:
