@@ -45,7 +45,7 @@ from bench.common import (
     wait_http,
 )
 
-SECTIONS = ("ack", "engine", "scale", "threads", "history", "startup")
+SECTIONS = ("ack", "engine", "scale", "threads", "threads2", "history", "startup")
 RESULTS = ROOT / "bench" / "results.json"
 TEAM = "T0FAKE001"  # the team the signing helpers and the fake use
 
@@ -354,16 +354,23 @@ def child_scale(quick: bool) -> dict:
 # ====================================================================================================
 # 4. Thread answers under load
 # ====================================================================================================
-def section_threads(ctx: dict) -> dict:
-    """300 open consultations, then 200 signed thread answers/s for 30 s; ack, reply, queueing, lost answers."""
+def section_threads(ctx: dict, procs: int = 1) -> dict:
+    """300 open consultations, then 200 signed thread answers/s for 30 s; ack, reply, queueing, lost answers.
+
+    With procs=2 the same load is spread over two `serve` processes sharing one database (what a
+    load balancer in front of two processes does), to show how far a second core takes it.
+    """
     from tests.fakes.signing import event_body, slash_command_body
 
     c, tmp, fake = ctx["counts"], ctx["tmp"], ctx["fake"]
     n_cons, rate, secs = c["load_cons"], c["load_rate"], c["load_s"]
     fake.reset()
-    db = fresh_db(f"{tmp}/threads.db")
-    serve, port = start_serve(fake.url, db, f"{tmp}/serve-threads.log")
-    res: dict = {"consultations": n_cons, "target_rate": rate, "seconds": secs}
+    db = fresh_db(f"{tmp}/threads{procs}.db")
+    started = [start_serve(fake.url, db, f"{tmp}/serve-threads{procs}-{i}.log") for i in range(procs)]
+    serves, ports = [s for s, _ in started], [p for _, p in started]
+    port = ports[0]  # consultations are opened through the first process
+    label = "threads" if procs == 1 else f"threads x{procs} serve"
+    res: dict = {"consultations": n_cons, "target_rate": rate, "seconds": secs, "serve_processes": procs}
     try:
         # The answer scripts (what each thread will type) are computed in a child process meanwhile.
         scripts_proc = subprocess.Popen([PY, "-m", "bench.run", "--child", "scripts"] + (["--quick"] if ctx["quick"]
@@ -403,7 +410,7 @@ def section_threads(ctx: dict) -> dict:
         out: list[dict | None] = [None] * n_events
 
         def cpu() -> dict:  # CPU seconds so far: serve, the fake, and this process (the load clients)
-            return {"serve": proc_cpu_s(serve.pid), "fake": proc_cpu_s(fake.proc.pid),
+            return {"serve": sum(proc_cpu_s(s.pid) for s in serves), "fake": proc_cpu_s(fake.proc.pid),
                     "load_client": proc_cpu_s(os.getpid())}
 
         cpu0 = cpu()
@@ -411,8 +418,9 @@ def section_threads(ctx: dict) -> dict:
         wall0 = time.time() + 0.5
 
         def worker(w: int) -> None:
-            client = SignedClient(port)
+            clients = {p: SignedClient(p) for p in ports}
             for k in range(w, n_events, K):
+                client = clients[ports[k % procs]]
                 _, ch, text = events[k]
                 sched = t0 + k / rate
                 delay = sched - time.perf_counter()
@@ -429,7 +437,8 @@ def section_threads(ctx: dict) -> dict:
                 status, dt, _ = client.post(body[0], headers)
                 out[k] = {"event_id": f"EvLoad{k:07d}", "status": status, "ack_s": dt, "sent": sent_wall,
                           "acked": sent_wall + dt, "lag_s": lag, "from_schedule_s": lag + dt}
-            client.close()
+            for client in clients.values():
+                client.close()
 
         threads = [threading.Thread(target=worker, args=(w,)) for w in range(K)]
         for t in threads:
@@ -486,22 +495,23 @@ def section_threads(ctx: dict) -> dict:
             answers_stored=stored[0], answers_distinct=stored[1], lost_answers=len(ok) - stored[1],
             duplicate_answers=stored[0] - stored[1])
     finally:
-        stop(serve)
+        for s in serves:
+            stop(s)
     rows = ctx["rows"]
-    rows.append(row(f"threads: answers/s achieved (offered {rate}/s x {secs}s)", res["achieved_rate"], rate,
+    rows.append(row(f"{label}: answers/s achieved (offered {rate}/s x {secs}s)", res["achieved_rate"], rate,
                     target=f">= {rate}/s", met=res["achieved_rate"] >= 0.98 * rate))
-    rows.append(row("threads: events not sent (clients > 50% behind schedule)", res["events_not_sent"],
+    rows.append(row(f"{label}: events not sent (clients > 50% behind schedule)", res["events_not_sent"],
                     res["events_offered"]))
-    rows.append(row("threads: event-to-ack p99 (ms) [base: Slack's 3 s limit]", res["ack"]["p99_ms"], 3000.0,
+    rows.append(row(f"{label}: event-to-ack p99 (ms) [base: Slack's 3 s limit]", res["ack"]["p99_ms"], 3000.0,
                     target="< 3000 ms", met=res["ack"]["p99_ms"] < 3000))
-    rows.append(row("threads: due-time-to-ack p99 (ms), open-loop view [base: 3 s]",
+    rows.append(row(f"{label}: due-time-to-ack p99 (ms), open-loop view [base: 3 s]",
                     res["ack_from_schedule"]["p99_ms"], 3000.0, target="< 3000 ms",
                     met=res["ack_from_schedule"]["p99_ms"] < 3000))
-    rows.append(row("threads: event-to-reply p99 (ms) [base: ack p99]", res["event_to_reply"]["p99_ms"],
+    rows.append(row(f"{label}: event-to-reply p99 (ms) [base: ack p99]", res["event_to_reply"]["p99_ms"],
                     res["ack"]["p99_ms"]))
-    rows.append(row("threads: queueing (reply - ack) p99 (ms)", res["queueing"]["p99_ms"], None))
-    rows.append(row("threads: replies not posted by end of drain", res["replies_missing"], None))
-    rows.append(row("threads: lost answers (acked - stored)", res["lost_answers"], None, target="0",
+    rows.append(row(f"{label}: queueing (reply - ack) p99 (ms)", res["queueing"]["p99_ms"], None))
+    rows.append(row(f"{label}: replies not posted by end of drain", res["replies_missing"], None))
+    rows.append(row(f"{label}: lost answers (acked - stored)", res["lost_answers"], None, target="0",
                     met=res["lost_answers"] == 0 and res["duplicate_answers"] == 0))
     return res
 
@@ -756,9 +766,10 @@ def table(rows: list[dict]) -> str:
 
 
 RUNNERS = {"ack": section_ack, "engine": section_engine, "scale": section_scale, "threads": section_threads,
-           "history": section_history, "startup": section_startup}
+           "threads2": lambda ctx: section_threads(ctx, procs=2), "history": section_history,
+           "startup": section_startup}
 CHILDREN = {"engine": child_engine, "scale": child_scale, "history": child_history, "scripts": child_scripts}
-NEEDS_FAKE = {"ack", "threads", "startup"}
+NEEDS_FAKE = {"ack", "threads", "threads2", "startup"}
 
 
 def main(argv: list[str] | None = None) -> int:
