@@ -169,23 +169,6 @@ class Evaluation:
                         "because": self._merge(self.fired[rid]).because})
         return out
 
-    def fired_rules(self) -> list[dict]:
-        """Every rule that fired (any kind), for `how`: id, kind, text, source, because."""
-        out = []
-        for rid in sorted(self.fired):
-            e = self._merge(self.fired[rid])
-            if rid in self.rules:
-                rule = self.rules[rid]
-                out.append({"rule": rid, "kind": rule.kind, "text": rule.text, "framework": rule.framework,
-                            "effect": rule.weight, "derive": rule.derive,
-                            "source": self.source(rule.claims), "because": e.because, "via": list(e.via)})
-            elif rid in self.addons:
-                fw, addon = self.addons[rid]
-                out.append({"rule": rid, "kind": "caveat", "text": addon.text, "framework": fw,
-                            "effect": None, "derive": None,
-                            "source": self.source(addon.claims), "because": e.because, "via": list(e.via)})
-        return out
-
     def _merge(self, firings: list[Firing]) -> Explained:
         because: dict[str, str | int] = {}
         via: set[str] = set()
