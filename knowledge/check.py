@@ -93,11 +93,15 @@ def check(kb: KnowledgeBase) -> Report:
 
     derived_by: dict[str, list[str]] = {}
     needed: set[str] = set()
+
+    def conditional(where: str, cited: list[str], when: list[Condition]) -> None:
+        # A rule or an add-on: cites claims, tests conditions, and so needs the facts it names.
+        cite(where, cited)
+        conditions(where, when)
+        needed.update(c.fact for c in when if c.fact)
     for r in kb.rules:
         where = f"rule {r.id}"
-        cite(where, r.claims)
-        conditions(where, r.when)
-        needed.update(c.fact for c in r.when if c.fact)
+        conditional(where, r.claims, r.when)
         if r.kind == "derive":
             if r.derive not in facts:
                 errors.append(f"{where}: derives undeclared fact {r.derive!r}")
@@ -109,10 +113,7 @@ def check(kb: KnowledgeBase) -> Report:
     for p in kb.profiles:
         cite(f"profile {p.framework}", p.claims, required=False)
         for a in p.addons:
-            where = f"profile {p.framework} add-on {a.need}"
-            cite(where, a.claims)
-            conditions(where, a.when)
-            needed.update(c.fact for c in a.when if c.fact)
+            conditional(f"profile {p.framework} add-on {a.need}", a.claims, a.when)
 
     for f in sorted(facts):
         if f not in derived_by:

@@ -30,7 +30,7 @@ from typing import Any
 from tests.fakes import event_body, post_signed, slash_command_body
 from tests.fakes.signing import block_actions_body
 from tests.fakes.slack_web_api import FakeSlackWebAPI, _Fault, _Handler, _Request, _token
-from tests.slack.helpers import wait_until  # noqa: F401 - shared polling helper, re-exported
+from tests.slack.helpers import raw_post, wait_until  # noqa: F401 - shared HTTP helpers, re-exported
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "reliabilitysigningsecret42"
@@ -63,17 +63,6 @@ def post(url: str, body: bytes, content_type: str, *, retry: int = 0, secret: st
         return status
     except (OSError, http.client.HTTPException, urllib.error.URLError):
         return 0
-
-
-def raw_post(url: str, body: bytes, headers: dict[str, str], timeout: float = 15) -> tuple[int, bytes]:
-    """POST without signing (for the verification tests): status and body."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
 
 
 def message_event(channel: str, thread_ts: str, user: str, text: str, ts: str | None = None) -> dict:

@@ -250,12 +250,6 @@ def test_decide_whose_first_delivery_failed_is_recorded_on_the_retry(bot, monkey
     assert any("Decision 1 recorded" in c.params.get("text", "") for c in posts(bot.fake, channel, thread))
 
 
-REGENERATED = ("BUG bot/consultation.py Consultations.handle_text: a re-delivered event whose event_id is already "
-               "stored is answered with next_reply(current state), not the reply it was owed; for `decide` that is "
-               "the recommendation again, queued under the same dedupe key, so the 'Decision N recorded' reply is "
-               "never posted (and the recommendation is saved again)")
-
-
 def test_decide_redelivered_after_a_crash_before_its_reply_still_confirms_the_decision(bot, monkeypatch):
     """The decision is committed, then the process dies before the reply is queued; Slack re-delivers."""
     channel, user = "C0DECREPLY", "U0DECREPLY"

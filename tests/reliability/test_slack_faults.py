@@ -88,11 +88,6 @@ def test_mixed_faults_no_duplicate_no_lost_answer_no_lost_reply(bot):
           f"{sum(len(s) for *_, s in convs)} replies owed: 0 lost, 0 duplicated")
 
 
-OFF_BY_ONE = ("BUG bot/slack/outbox.py OutboxWorker._post: `if row['attempts'] > 1` reads the attempts count "
-              "from before outbox_claim's increment (bot/store.py), so the first retry (attempts == 1) posts again "
-              "without the conversations.replies check: a message Slack stored before failing is duplicated")
-
-
 def test_stored_then_500_is_found_by_metadata_and_not_posted_again(bot):
     fake, db = bot.fake, bot.db
     channel, user = "C0STORED500", "U0STORED500"

@@ -100,6 +100,17 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10, what: str = "c
         time.sleep(0.02)
 
 
+def raw_post(url: str, body: bytes, headers: dict[str, str], timeout: float = 15) -> tuple[int, bytes]:
+    """POST without signing (for the verification tests): status and body, also for error statuses."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
 def http_get(url: str) -> tuple[int, bytes]:
     """GET a URL; (status, body) also for error statuses."""
     try:

@@ -5,21 +5,14 @@ from __future__ import annotations
 import re
 import socket
 import time
-import urllib.request
 from urllib.parse import urlsplit
 
 from tests.fakes import event_body, signed_headers, slash_command_body
-from tests.slack.helpers import SECRET, TEAM, Bot, http_get, unique
+from tests.slack.helpers import SECRET, TEAM, Bot, http_get, raw_post, unique
 
 
 def _raw_post(bot: Bot, body: bytes, headers: dict) -> tuple[int, bytes]:
-    req = urllib.request.Request(bot.url + "/slack/events", data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.read()
+    return raw_post(bot.url + "/slack/events", body, headers, timeout=10)
 
 
 def _no_consultation(bot: Bot, channel: str) -> bool:
