@@ -251,19 +251,20 @@ class Store:
 
     def log(self, team_id: str, consultation_id: int) -> list[LogEntry]:
         """A consultation's whole log, in order."""
+        return self._entries("ORDER BY a.seq", [team_id, consultation_id])
+
+    def entry_by_event(self, team_id: str, consultation_id: int, event_id: str) -> LogEntry | None:
+        """The log entry a delivery stored in this consultation, if any (one indexed lookup)."""
+        found = self._entries("AND a.event_id = ?", [team_id, consultation_id, event_id])
+        return found[0] if found else None
+
+    def _entries(self, tail: str, params: list) -> list[LogEntry]:
         rows = self.db.execute(
             "SELECT a.seq, a.kind, a.question, a.value, a.raw_text, a.user_id, a.event_id, a.created_at"
             " FROM answers a JOIN consultations c ON c.id = a.consultation_id"
-            " WHERE c.team_id = ? AND a.consultation_id = ? ORDER BY a.seq", [team_id, consultation_id]).fetchall()
+            f" WHERE c.team_id = ? AND a.consultation_id = ? {tail}", params).fetchall()
         return [LogEntry(seq=r[0], kind=r[1], question=r[2], value=None if r[3] is None else json.loads(r[3]),
                          raw_text=r[4], user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
-
-    def entry_by_event(self, team_id: str, consultation_id: int, event_id: str) -> LogEntry | None:
-        """The log entry a delivery stored in this consultation, if any."""
-        for e in self.log(team_id, consultation_id):
-            if e.event_id == event_id:
-                return e
-        return None
 
     def decision_by_event(self, team_id: str, event_id: str) -> Decision | None:
         """The decision a delivery recorded in this team, if any."""
