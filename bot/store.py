@@ -91,6 +91,9 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = str(path or default_path())
         self._local = threading.local()
+        # Writers of this process queue here rather than in SQLite's busy handler, which polls
+        # with sleeps of up to 100 ms; BEGIN IMMEDIATE still serialises against other processes.
+        self._write_lock = threading.Lock()
         if self.path != ":memory:":
             p = Path(self.path).expanduser()
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -121,14 +124,15 @@ class Store:
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A write transaction taken with BEGIN IMMEDIATE (serialises writers across processes)."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
 
     def migrate(self) -> int:
         """Bring the schema to the latest version; returns that version."""

@@ -14,15 +14,16 @@ from functools import lru_cache
 from knowledge import loader
 from knowledge.models import KnowledgeBase
 from rules.answers import Answers, validate_answers
-from rules.compile import answer_patterns, caveat_id, compile_rules, matches
+from rules.compile import answer_patterns, caveat_id, compile_rules, matches, partition
 from rules.engine import Firing, Ruleset, unique_name
 from rules.evaluation import Evaluation
 from rules.selection import Selection, Selector
 from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
 
-# Small on purpose: it serves the repeated evaluations of one interaction (state, selection,
-# what_would_change); a large cache of firing dicts makes every full GC pass slow (p99 spikes).
-_CACHE_SIZE = 64
+# Firings per (part, answers to that part's questions). Most parts read one to three questions,
+# so their entries are shared by every consultation; the largest part holds most of the rest.
+# Entries are tuples of plain dicts, which the garbage collector stops tracking (no GC cost).
+_CACHE_SIZE = 4096
 
 
 class Advisor:
@@ -32,11 +33,17 @@ class Advisor:
         self.kb = kb
         self.version = kb.version
         specs = compile_rules(kb)
-        self.ruleset = Ruleset(unique_name(f"advisor_{kb.version}"), specs)
         self.rules = {r.id: r for r in kb.rules}
-        # The same rules without the caveat (add-on) rules: caveats never change a score, so the
-        # many evaluations of what_would_change, which need only the recommendation, skip them.
-        self.core = Ruleset(unique_name(f"advisor_core_{kb.version}"), [s for s in specs if s.id in self.rules])
+        # The rules split into independent parts (rules.compile.partition), each its own ruleset:
+        # a changed answer re-runs only its own part, and the other parts come from the cache.
+        # The core rulesets leave out the caveat (add-on) rules: caveats never change a score, so
+        # the many evaluations of what_would_change, which need only the recommendation, skip them.
+        self.parts: list[tuple[frozenset[str], Ruleset, Ruleset | None]] = []
+        for i, (questions, part_specs) in enumerate(partition(kb, specs)):
+            core_specs = [sp for sp in part_specs if sp.id in self.rules]
+            self.parts.append((questions, Ruleset(unique_name(f"advisor_{kb.version}_p{i}"), part_specs),
+                               Ruleset(unique_name(f"advisor_core_{kb.version}_p{i}"), core_specs)
+                               if core_specs else None))
         self.addons = {caveat_id(p.framework, a): (p.framework, a) for p in kb.profiles for a in p.addons}
         self.selector = Selector(kb)
         self.regions = {q.id: integer_regions(kb, q) for q in kb.questions if q.type == "integer"}
@@ -58,17 +65,25 @@ class Advisor:
         return [{"t": "a", "q": q, "v": v} for q, v in answers.items() if matches(self.patterns.get(q, []), v)]
 
     def _run(self, answers: Answers, core: bool = False) -> list[Firing]:
-        key = (core, *sorted(answers.items()))
+        patterns = self.core_patterns if core else self.patterns
+        facts = sorted((q, v) for q, v in answers.items() if matches(patterns.get(q, []), v))
+        firings: list[Firing] = []
+        for i, (questions, full, core_rules) in enumerate(self.parts):
+            ruleset = core_rules if core else full
+            own = tuple((q, v) for q, v in facts if q in questions)
+            if ruleset is None or not own:
+                continue  # every rule needs an answer of its part (directly or through derived facts)
+            firings.extend(self._part(i, core, ruleset, own))
+        return firings
+
+    def _part(self, i: int, core: bool, ruleset: Ruleset, own: tuple) -> list[Firing]:
+        key = (i, core, own)
         with self._cache_lock:
             hit = self._firings.get(key)
             if hit is not None:
                 self._firings.move_to_end(key)
                 return hit
-        if core:
-            firings = self.core.run([{"t": "a", "q": q, "v": v} for q, v in answers.items()
-                                     if matches(self.core_patterns.get(q, []), v)])
-        else:
-            firings = self.ruleset.run(self.facts_for(answers))
+        firings = ruleset.run([{"t": "a", "q": q, "v": v} for q, v in own])
         with self._cache_lock:
             self._firings[key] = firings
             if len(self._firings) > _CACHE_SIZE:
@@ -86,8 +101,19 @@ class Advisor:
         return self.selector.select(ev, excluded)
 
     def outcome(self, answers: Answers) -> str | None:
-        """Only the recommendation for an answer set (what `what_would_change` compares)."""
-        return self.evaluate(answers, core=True).recommendation
+        """Only the recommendation for an answer set (what `what_would_change` compares).
+
+        An integer answer is replaced by the start of its region: every value of a region fires
+        the same rules (rules.whatif.integer_regions), and equal keys share cached firings.
+        """
+        canonical = {q: self._region_start(q, v) if q in self.regions else v for q, v in answers.items()}
+        return self.evaluate(canonical, core=True).recommendation
+
+    def _region_start(self, question: str, value) -> int:
+        for lo, hi in self.regions[question]:
+            if lo <= value <= hi:
+                return lo
+        return value
 
     def changes(self, ev: Evaluation) -> list[dict]:
         """Every single answer change that would change the recommendation."""

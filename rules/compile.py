@@ -82,3 +82,40 @@ def compile_rules(kb: KnowledgeBase) -> list[RuleSpec]:
         for addon in profile.addons:
             specs.append(RuleSpec(caveat_id(profile.framework, addon), patterns_for(addon.when)))
     return specs
+
+
+def partition(kb: KnowledgeBase, specs: list[RuleSpec]) -> list[tuple[frozenset[str], list[RuleSpec]]]:
+    """Split the rules into independent parts: (the questions a part reads, its rules).
+
+    Two rules belong to one part when they read the same question or meet on a derived fact
+    (one derives it, the other reads it, or both do), directly or through other rules. A rule
+    can only fire on facts of its own part, so each part can be evaluated, and its firings
+    cached, on the answers to its own questions alone; the union over the parts is exactly
+    what evaluating all rules together fires.
+    """
+    when = {r.id: r.when for r in kb.rules}
+    derives = {r.id: r.derive for r in kb.rules if r.kind == "derive"}
+    for p in kb.profiles:
+        for a in p.addons:
+            when[caveat_id(p.framework, a)] = a.when
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for spec in specs:
+        nodes = [f"r:{spec.id}"] + [f"q:{c.q}" if c.q else f"f:{c.fact}" for c in when[spec.id]]
+        if spec.id in derives:
+            nodes.append(f"f:{derives[spec.id]}")
+        for n in nodes[1:]:
+            parent[find(n)] = find(nodes[0])
+    parts: dict[str, tuple[set[str], list[RuleSpec]]] = {}
+    for spec in specs:  # knowledge-file order is kept inside each part, and parts come in order of first rule
+        questions, rules = parts.setdefault(find(f"r:{spec.id}"), (set(), []))
+        rules.append(spec)
+        questions.update(c.q for c in when[spec.id] if c.q)
+    return [(frozenset(qs), rules) for qs, rules in parts.values()]

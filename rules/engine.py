@@ -26,6 +26,7 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from durable import engine as _durable
 
@@ -41,9 +42,12 @@ class EngineError(RuntimeError):
     """The rule engine failed (an action raised, or durable_rules refused a fact)."""
 
 
-@dataclass(frozen=True)
-class Firing:
-    """One rule activation: the rule id and the facts its patterns matched, by pattern name."""
+class Firing(NamedTuple):
+    """One rule activation: the rule id and the facts its patterns matched, by pattern name.
+
+    A tuple of plain dicts of strings and numbers, so the garbage collector stops tracking cached
+    firings after its first pass over them (a large cache then costs full GC passes nothing).
+    """
 
     rule: str
     matched: dict[str, dict]
@@ -94,7 +98,11 @@ class Ruleset:
 
         def run(c) -> None:
             # Runs inside durable_rules while `run()` holds the lock.
-            # c._m holds fresh dicts decoded from the engine's JSON: no copy needed.
+            # c._m holds fresh dicts decoded from the engine's JSON: no copy needed. The session
+            # id is the engine's bookkeeping, not part of the fact: dropped, so equal answers give
+            # equal firings whatever session evaluated them.
+            for fact in c._m.values():
+                fact.pop("sid", None)
             self._current.firings.append(Firing(spec.id, c._m))
             if spec.asserts is not None:
                 try:

@@ -13,6 +13,7 @@ import rules.advisor as advisor_module
 from knowledge.models import KnowledgeBase
 from rules import engine
 from rules.advisor import Advisor
+from rules.compile import compile_rules, partition
 from rules.engine import EngineError, Ruleset, RuleSpec, unique_name
 
 
@@ -59,9 +60,11 @@ def _session_exists(name: str, sid: str) -> bool:
     return True
 
 
-def test_five_thousand_consultations_leave_no_session_behind(kb: KnowledgeBase, spy_sessions) -> None:
+def test_five_thousand_consultations_leave_no_session_behind(kb: KnowledgeBase, spy_sessions,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     asserted, deleted = spy_sessions
-    fresh = Advisor(kb)  # its own cache: every one of these really runs the engine
+    monkeypatch.setattr(advisor_module, "_CACHE_SIZE", 0)  # nothing kept: every part really runs the engine
+    fresh = Advisor(kb)
     answer_sets = _distinct_answer_sets(kb, 5000, seed=7)
     recommended = set()
     for answers in answer_sets:
@@ -70,10 +73,60 @@ def test_five_thousand_consultations_leave_no_session_behind(kb: KnowledgeBase, 
     assert recommended >= {"django", "flask", "node"}
     nonempty = sum(1 for a in answer_sets if fresh.facts_for(a))  # no facts: nothing to assert
     assert nonempty > 4900
-    assert len(asserted) == nonempty == len(set(asserted))  # one fresh session per evaluation
+    # One fresh session per part with answers, per evaluation (over 20,000, far over the engine's
+    # limit of live sessions), each used once, and every one of them deleted.
+    own = sum(1 for a in answer_sets for qs, _, _ in fresh.parts if {f["q"] for f in fresh.facts_for(a)} & qs)
+    assert len(asserted) == own > 20_000
+    assert len(asserted) == len(set(asserted))
     assert sorted(deleted) == sorted(asserted)
     sample = random.Random(1).sample(asserted, 200) + asserted[-5:]
     assert not any(_session_exists(name, sid) for name, sid in sample)
+
+
+def _firing_set(firings) -> set[str]:
+    return {json.dumps([f.rule, f.matched], sort_keys=True) for f in firings}
+
+
+def test_parts_fire_exactly_what_the_whole_ruleset_fires(kb: KnowledgeBase) -> None:
+    """Evaluating each independent part on its own answers fires the same rules on the same facts as
+    one ruleset holding every rule (including the caveat rules), on 2,000 random answer sets."""
+    whole = Ruleset(unique_name("whole"), compile_rules(kb))
+    fresh = Advisor(kb)
+    assert len(fresh.parts) > 1
+    for answers in _distinct_answer_sets(kb, 2000, seed=5):
+        answers = fresh.validate(answers)
+        expected = _firing_set(whole.run(fresh.facts_for(answers)))
+        assert _firing_set(fresh.evaluate(answers).firings) == expected, answers
+
+
+def test_parts_share_no_question_and_no_derived_fact(kb: KnowledgeBase) -> None:
+    specs = compile_rules(kb)
+    parts = partition(kb, specs)
+    assert sorted(s.id for _, rules in parts for s in rules) == sorted(s.id for s in specs)
+    when = {r.id: r for r in kb.rules}
+    seen_q: dict[str, int] = {}
+    seen_f: dict[str, int] = {}
+    for i, (questions, rules) in enumerate(parts):
+        for spec in rules:
+            rule = when.get(spec.id)
+            facts = {c.fact for c in rule.when if c.fact} | ({rule.derive} if rule.derive else set()) if rule else set()
+            for f in facts:
+                assert seen_f.setdefault(f, i) == i, f"derived fact {f} in two parts"
+        for q in questions:
+            assert seen_q.setdefault(q, i) == i, f"question {q} in two parts"
+
+
+def test_outcome_is_the_same_anywhere_in_an_integer_region(kb: KnowledgeBase) -> None:
+    fresh, uncached = Advisor(kb), Advisor(kb)
+    rng = random.Random(3)
+    for answers in _distinct_answer_sets(kb, 300, seed=9):
+        answers = fresh.validate(answers)
+        for q, regions in fresh.regions.items():
+            lo, hi = rng.choice(regions)
+            value = rng.randint(lo, min(hi, lo + 1000))
+            changed = {**answers, q: value}
+            uncached._firings.clear()
+            assert fresh.outcome(changed) == uncached.evaluate(changed, core=True).recommendation
 
 
 def test_an_action_exception_surfaces_as_engine_error(spy_sessions) -> None:
