@@ -7,6 +7,7 @@ engine is asked afresh, so nothing lives only in memory and two processes agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -35,9 +36,19 @@ class State:
     # When the open question last changed (ISO time); the log, to find the question open before.
     current_since: str = ""
     log: list[LogEntry] = field(default_factory=list)
-    result: dict | None = None
     next_question: str | None = None
     done: bool = False
+    # The explained result is built only when asked for (`how`, `status`): most states only need
+    # the next question.
+    make_result: Callable[[], dict] | None = field(default=None, repr=False)
+    _result: dict | None = field(default=None, repr=False)
+
+    @property
+    def result(self) -> dict | None:
+        """The ranking, reasons and caveats now (without what_would_change)."""
+        if self._result is None and self.make_result is not None:
+            self._result = self.make_result()
+        return self._result
 
 
 def replay(log: list[LogEntry]) -> tuple[dict, dict, set, list]:
@@ -91,9 +102,10 @@ class Consultations:
             log = [e for e in log if e.seq <= upto]
         answers, by, skipped, _ = replay(log)
         st = State(c, dict(sorted(answers.items())), by, skipped, log[-1].seq if log else 0)
-        st.result = self.advisor.recommend(st.answers, excluded=frozenset(skipped), with_changes=False)
-        st.next_question = st.result["next_question"]
-        st.done = st.result["done"]
+        excluded = frozenset(skipped)
+        selection = self.advisor.next_step(st.answers, excluded)
+        st.next_question, st.done = selection.next_question, selection.done
+        st.make_result = lambda: self.advisor.recommend(st.answers, excluded=excluded, with_changes=False)
         st.log = log
         st.current_since = log[-1].created_at if log else ""
         return st

@@ -1,7 +1,10 @@
 """The decision store: SQLite via sqlite-utils, the source of truth. Every query is scoped by team.
 
 - WAL mode, a busy timeout, and `BEGIN IMMEDIATE` for every write transaction, so several
-  threads and several processes can share one file without lost updates.
+  threads and several processes can share one file without lost updates. Writers first queue on
+  a lock (a thread lock, then `flock` on a lock file beside the database), which wakes the next
+  writer as soon as one commits; SQLite's own busy handler polls with sleeps of up to 100 ms.
+  A write inside a write joins it (a savepoint), so a caller can make several writes atomic.
 - Answers are an append-only log with a per-consultation sequence (UNIQUE(consultation, seq)),
   numbered inside the write transaction; Slack event ids are UNIQUE, so a re-delivered event is
   recognised durably and stored once.
@@ -11,10 +14,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -91,9 +96,8 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = str(path or default_path())
         self._local = threading.local()
-        # Writers of this process queue here rather than in SQLite's busy handler, which polls
-        # with sleeps of up to 100 ms; BEGIN IMMEDIATE still serialises against other processes.
         self._write_lock = threading.Lock()
+        self._lock_fd: int | None = None
         if self.path != ":memory:":
             p = Path(self.path).expanduser()
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,8 @@ class Store:
             os.close(fd)
             os.chmod(p, 0o600)
             self.path = str(p)
+            self._lock_fd = os.open(f"{p}-writer.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            weakref.finalize(self, os.close, self._lock_fd)
         self.migrate()
 
     # -- connections and transactions -------------------------------------------------------
@@ -122,17 +128,46 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
-        """A write transaction taken with BEGIN IMMEDIATE (serialises writers across processes)."""
+        """A write transaction taken with BEGIN IMMEDIATE (serialises writers across processes).
+
+        Inside another write of the same thread it is a savepoint of that transaction: all is
+        committed together, and an exception undoes only the inner part.
+        """
         db = self.db
-        with self._write_lock:
-            db.execute("BEGIN IMMEDIATE")
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            name = f"w{depth}"
+            db.execute(f"SAVEPOINT {name}")
+            self._local.depth = depth + 1
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                db.execute(f"ROLLBACK TO {name}")
+                db.execute(f"RELEASE {name}")
                 raise
             else:
-                db.execute("COMMIT")
+                db.execute(f"RELEASE {name}")
+            finally:
+                self._local.depth = depth
+            return
+        with self._write_lock:
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                self._local.depth = 1
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                else:
+                    db.execute("COMMIT")
+                finally:
+                    self._local.depth = 0
+            finally:
+                if self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def migrate(self) -> int:
         """Bring the schema to the latest version; returns that version."""
@@ -444,32 +479,36 @@ class Store:
 
         A channel in `skip_channels` (posted to less than a second ago) only yields a row that is
         not a chat.postMessage (updates, ephemeral messages and views have their own limits).
+        Payloads are read only for the rows picked: with a backlog, most candidates are skipped.
         """
         with self.write() as db:
             rows = db.execute(
-                "SELECT id, team_id, channel, thread_ts, method, payload, attempts, tag FROM outbox"
-                " WHERE status = 'pending' AND not_before <= ? AND lease_until <= ? ORDER BY id LIMIT 500",
-                [now_s, now_s]).fetchall()
+                "SELECT id, channel, method FROM outbox WHERE status = 'pending' AND not_before <= ?"
+                " AND lease_until <= ? ORDER BY id LIMIT 500", [now_s, now_s]).fetchall()
             # A channel whose oldest pending row is not due yet must wait (keeps per-channel order).
-            blocked = {r[0] for r in db.execute(
+            seen = {r[0] for r in db.execute(
                 "SELECT channel FROM outbox WHERE status = 'pending' AND (not_before > ? OR lease_until > ?)",
                 [now_s, now_s]).fetchall()}
-            picked: list[dict] = []
-            seen: set[str] = set(blocked)
-            for r in rows:
-                if r[2] in seen:
+            ids: list[int] = []
+            for oid, channel, method in rows:
+                if channel in seen:
                     continue
-                seen.add(r[2])
-                if r[2] in skip_channels and r[4] == "chat.postMessage":
+                seen.add(channel)
+                if channel in skip_channels and method == "chat.postMessage":
                     continue
-                picked.append({"id": r[0], "team_id": r[1], "channel": r[2], "thread_ts": r[3], "method": r[4],
-                               "payload": json.loads(r[5]), "attempts": r[6], "tag": r[7]})
-                if len(picked) >= limit:
+                ids.append(oid)
+                if len(ids) >= limit:
                     break
-            for p in picked:
-                db.execute("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                           [now_s + lease_s, p["id"]])
-        return picked
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            db.execute(f"UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN ({marks})",
+                       [now_s + lease_s, *ids])
+            picked = db.execute(
+                "SELECT id, team_id, channel, thread_ts, method, payload, attempts - 1, tag FROM outbox"
+                f" WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
+        return [{"id": r[0], "team_id": r[1], "channel": r[2], "thread_ts": r[3], "method": r[4],
+                 "payload": json.loads(r[5]), "attempts": r[6], "tag": r[7]} for r in picked]
 
     def outbox_done(self, outbox_id: int, result_ts: str | None) -> None:
         """Mark a row sent (keeping the message ts for later chat.update calls)."""

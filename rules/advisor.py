@@ -55,6 +55,11 @@ class Advisor:
         # and its move_to_end must not interleave with another thread's eviction (KeyError).
         self._firings: OrderedDict[tuple, list[Firing]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.part_of = {q: i for i, (questions, _, _) in enumerate(self.parts) for q in questions}
+        # Whether a choice answer can match any pattern, per (core, question, value): a handful of
+        # entries, asked for every answer of every evaluation.
+        self._matchable: dict[tuple, bool] = {}
+        self._steps: OrderedDict[tuple, Selection] = OrderedDict()
 
     def validate(self, raw: dict) -> Answers:
         """Canonical answers from raw JSON-like data (AnswerError when invalid)."""
@@ -64,16 +69,32 @@ class Advisor:
         """The engine facts for an answer set (only answers some rule pattern can match)."""
         return [{"t": "a", "q": q, "v": v} for q, v in answers.items() if matches(self.patterns.get(q, []), v)]
 
+    def _matches(self, core: bool, q: str, v) -> bool:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return matches((self.core_patterns if core else self.patterns).get(q, []), v)
+        key = (core, q, v)
+        hit = self._matchable.get(key)
+        if hit is None:
+            hit = self._matchable[key] = matches((self.core_patterns if core else self.patterns).get(q, []), v)
+        return hit
+
+    def _own(self, answers: Answers, core: bool) -> dict[int, tuple]:
+        """Part index -> the (question, value) pairs of that part's matchable answers, sorted."""
+        own: dict[int, list[tuple]] = {}
+        for q, v in sorted(answers.items()):
+            i = self.part_of.get(q)
+            if i is not None and self._matches(core, q, v):
+                own.setdefault(i, []).append((q, v))
+        return {i: tuple(items) for i, items in own.items()}
+
     def _run(self, answers: Answers, core: bool = False) -> list[Firing]:
-        patterns = self.core_patterns if core else self.patterns
-        facts = sorted((q, v) for q, v in answers.items() if matches(patterns.get(q, []), v))
         firings: list[Firing] = []
-        for i, (questions, full, core_rules) in enumerate(self.parts):
+        own = self._own(answers, core)
+        for i in sorted(own):  # a part with no answer cannot fire: every rule needs one, directly or not
+            _, full, core_rules = self.parts[i]
             ruleset = core_rules if core else full
-            own = tuple((q, v) for q, v in facts if q in questions)
-            if ruleset is None or not own:
-                continue  # every rule needs an answer of its part (directly or through derived facts)
-            firings.extend(self._part(i, core, ruleset, own))
+            if ruleset is not None:
+                firings.extend(self._part(i, core, ruleset, own[i]))
         return firings
 
     def _part(self, i: int, core: bool, ruleset: Ruleset, own: tuple) -> list[Firing]:
@@ -100,6 +121,22 @@ class Advisor:
         """Which question next, or whether enough is known (`excluded`: questions the user skipped)."""
         return self.selector.select(ev, excluded)
 
+    def next_step(self, answers: Answers, excluded: frozenset[str] = frozenset()) -> Selection:
+        """`select(evaluate(answers), excluded)`, remembered: a conversation asks it again for the same
+        answers (the state after one answer is the state before the next)."""
+        key = (tuple(sorted(answers.items())), excluded)
+        with self._cache_lock:
+            hit = self._steps.get(key)
+            if hit is not None:
+                self._steps.move_to_end(key)
+                return hit
+        selection = self.select(self.evaluate(answers), excluded)
+        with self._cache_lock:
+            self._steps[key] = selection
+            if len(self._steps) > _CACHE_SIZE:
+                self._steps.popitem(last=False)
+        return selection
+
     def outcome(self, answers: Answers) -> str | None:
         """Only the recommendation for an answer set (what `what_would_change` compares).
 
@@ -116,9 +153,36 @@ class Advisor:
         return value
 
     def changes(self, ev: Evaluation) -> list[dict]:
-        """Every single answer change that would change the recommendation."""
+        """Every single answer change that would change the recommendation.
+
+        Each candidate differs from `ev.answers` in one question, so only that question's part is
+        evaluated again; the other parts' firings are the current answers' (same result as
+        `outcome`, without re-reading every answer for every candidate).
+        """
         fired = set(ev.fired)
-        return what_would_change(self.kb, ev.answers, ev.recommendation, self.outcome, self.regions,
+        canon = {q: self._region_start(q, v) if q in self.regions else v for q, v in ev.answers.items()}
+        own = self._own(canon, core=True)
+        base = {i: self._part(i, True, self.parts[i][2], items) for i, items in own.items() if self.parts[i][2]}
+        s = self.kb.settings
+
+        def outcome(answers: Answers) -> str | None:
+            changed = [q for q, v in answers.items() if q not in ev.answers or ev.answers[q] != v]
+            one = len(changed) == 1 and len(answers) == len(ev.answers) + (changed[0] not in ev.answers)
+            i = self.part_of.get(changed[0]) if one else None
+            ruleset = self.parts[i][2] if i is not None else None
+            if ruleset is None:  # not a single change (or no core rule reads it): the general way
+                return self.outcome(answers)
+            q = changed[0]
+            v = self._region_start(q, answers[q]) if q in self.regions else answers[q]
+            items = tuple(sorted([(k, x) for k, x in own.get(i, ()) if k != q]
+                                 + ([(q, v)] if self._matches(True, q, v) else [])))
+            firings = [f for j, fs in base.items() if j != i for f in fs]
+            if items:
+                firings += self._part(i, True, ruleset, items)
+            return Evaluation(self.kb, answers, firings, self.rules, self.addons, s.min_confidence, s.min_lead,
+                              self.sources).recommendation
+
+        return what_would_change(self.kb, ev.answers, ev.recommendation, outcome, self.regions,
                                  lambda q: self.stability.stable(q, fired, ev.recommendation))
 
     def recommend(self, answers: Answers, *, with_changes: bool = True,

@@ -63,13 +63,21 @@ class SlackContext:
 
         A question or recommendation is dropped when a later answer has overtaken it, or when it
         asks the question already open; its note (e.g. "the later answer wins") is still said.
+        All of one event's replies are queued in one transaction: all or none.
         """
-        for i, reply in enumerate(replies):
+        payloads = [blocks.render(self.kb, r) for r in replies]  # before the transaction: it holds the write lock
+        with self.store.write():
+            self._queue(team, channel, thread_ts, replies, payloads, key)
+        self.wake()
+
+    def _queue(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], payloads: list[dict],
+               key: str) -> None:
+        for i, (reply, payload) in enumerate(zip(replies, payloads, strict=True)):
             if reply.recorded_question:
                 self._mark_answered(team, channel, reply, f"{key}:upd")
             if reply.kind in ("question", "recommendation") and reply.consultation_id is not None:
                 queued = self.store.outbox_enqueue_reply(
-                    team, channel, blocks.render(self.kb, reply), thread_ts=thread_ts, dedupe_key=f"{key}:{i}",
+                    team, channel, payload, thread_ts=thread_ts, dedupe_key=f"{key}:{i}",
                     consultation_id=reply.consultation_id, seq=reply.seq,
                     question=reply.question if reply.kind == "question" else None)
                 note = reply.text.split("\n", 1)[0] if "\n" in reply.text else ""
@@ -78,9 +86,8 @@ class SlackContext:
                                               blocks.text_reply(Reply(kind="text", text=note)),
                                               thread_ts=thread_ts, dedupe_key=f"{key}:{i}:note")
                 continue
-            self.store.outbox_enqueue(team, channel, "chat.postMessage", blocks.render(self.kb, reply),
-                                      thread_ts=thread_ts, dedupe_key=f"{key}:{i}")
-        self.wake()
+            self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
+                                      dedupe_key=f"{key}:{i}")
 
     def _mark_answered(self, team: str, channel: str, reply: Reply, key: str) -> None:
         """Queue the edit of an answered question: its buttons become the value in force and who gave it."""

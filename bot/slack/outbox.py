@@ -8,7 +8,8 @@ then sent by this worker:
   carries its outbox id in `metadata`, so a post that did land is not posted twice;
 - about one message per second per channel (Slack's chat.postMessage limit); the rest waits,
   queued, never dropped; each channel's messages keep their order.
-Rows are leased, so several processes can share one outbox.
+Rows are leased, so several processes, and several sender threads in one process, share one
+outbox: a channel with a leased row is skipped by every other sender until that row is done.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger("framework_advisor.outbox")
 METADATA_EVENT = "framework_advisor_reply"
 LEASE_S = 30.0
 MAX_ATTEMPTS = 12
+CLAIM = 5
 # Errors that another try cannot fix.
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text",
              "invalid_arguments", "message_not_found", "cant_update_message", "account_inactive", "invalid_auth",
@@ -36,30 +38,39 @@ PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_bloc
 
 
 class OutboxWorker:
-    """A background thread draining the outbox."""
+    """Background sender threads draining the outbox.
+
+    Several senders, because a sender spends most of a call waiting: for Slack, and, while the
+    request threads keep the interpreter busy, for its turn to run again. One sender then posts
+    far fewer messages per second than it could; a 429's Retry-After also pauses only one sender.
+    """
 
     def __init__(self, store: Store, client_for: Callable[[str], WebClient | None], *,
-                 channel_interval: float = 1.0, poll_interval: float = 0.2):
+                 channel_interval: float = 1.0, poll_interval: float = 0.2, senders: int = 4):
         self.store = store
         self.client_for = client_for
         self.channel_interval = channel_interval
         self.poll_interval = poll_interval
+        self.senders = senders
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_sent: dict[str, float] = {}
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start the background thread."""
-        self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
-        self._thread.start()
+        """Start the sender threads."""
+        self._threads = [threading.Thread(target=self._loop, name=f"outbox-{i}", daemon=True)
+                         for i in range(self.senders)]
+        for t in self._threads:
+            t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (pending rows stay in the database for the next start)."""
+        """Stop the senders (pending rows stay in the database for the next start)."""
         self._stop.set()
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def wake(self) -> None:
         """New rows were queued: send them now rather than at the next poll."""
@@ -80,7 +91,8 @@ class OutboxWorker:
         """Send what is due now; returns how many rows were handled."""
         now_s = time.time()
         busy = frozenset(ch for ch, t in self._last_sent.items() if now_s - t < self.channel_interval)
-        rows = self.store.outbox_claim(now_s, LEASE_S, skip_channels=busy)
+        # A few rows per pass, so the other senders get the rest.
+        rows = self.store.outbox_claim(now_s, LEASE_S, limit=CLAIM, skip_channels=busy)
         for row in rows:
             self._send(row)
         return len(rows)
