@@ -169,6 +169,19 @@ class Store:
                 if self._lock_fd is not None:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    def _write1(self, sql: str, params: list) -> sqlite3.Cursor:
+        """One write statement: its own (autocommit) transaction, or part of the caller's write."""
+        if getattr(self._local, "depth", 0):
+            return self.db.execute(sql, params)
+        with self._write_lock:
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                return self.db.execute(sql, params)
+            finally:
+                if self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
     def migrate(self) -> int:
         """Bring the schema to the latest version; returns that version."""
         with self.write() as db:
@@ -339,11 +352,10 @@ class Store:
         """Keep the recommendation given at a point of the log (with its knowledge version)."""
         if self.get_consultation(team_id, consultation_id) is None:
             raise StoreError("no such consultation")
-        with self.write() as db:
-            db.execute("INSERT INTO recommendations (consultation_id, seq, recommendation, result, knowledge_version,"
-                       " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [consultation_id, seq, result.get("recommendation"), json.dumps(result, sort_keys=True),
-                        result.get("knowledge_version", ""), now()])
+        self._write1("INSERT INTO recommendations (consultation_id, seq, recommendation, result, knowledge_version,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     [consultation_id, seq, result.get("recommendation"), json.dumps(result, sort_keys=True),
+                      result.get("knowledge_version", ""), now()])
 
     def has_recommendation(self, team_id: str, consultation_id: int, seq: int) -> bool:
         """Whether a recommendation was kept for this point of a consultation's log."""
@@ -439,12 +451,11 @@ class Store:
     def outbox_enqueue(self, team_id: str, channel: str, method: str, payload: dict, *, thread_ts: str | None = None,
                        dedupe_key: str | None = None, tag: str | None = None) -> int | None:
         """Queue a Web API call; None when `dedupe_key` was queued before (a re-delivered event)."""
-        with self.write() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [team_id, channel, thread_ts, method, json.dumps(payload), dedupe_key, tag, now()])
-            return cur.lastrowid if cur.rowcount else None
+        cur = self._write1(
+            "INSERT OR IGNORE INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [team_id, channel, thread_ts, method, json.dumps(payload), dedupe_key, tag, now()])
+        return cur.lastrowid if cur.rowcount else None
 
     def outbox_enqueue_reply(self, team_id: str, channel: str, payload: dict, *, thread_ts: str | None,
                              dedupe_key: str, consultation_id: int, seq: int | None,
@@ -475,27 +486,31 @@ class Store:
 
     def outbox_claim(self, now_s: float, lease_s: float, limit: int = 20,
                      skip_channels: frozenset[str] = frozenset()) -> list[dict]:
-        """Lease the oldest due rows, at most one per channel (so each channel keeps its order).
+        """Lease the oldest due rows, per channel in order and up to its first chat.postMessage.
 
-        A channel in `skip_channels` (posted to less than a second ago) only yields a row that is
-        not a chat.postMessage (updates, ephemeral messages and views have their own limits).
-        Payloads are read only for the rows picked: with a backlog, most candidates are skipped.
+        One claim thus takes an answer's edit and the reply that follows it, and the sender sends
+        them in order. A channel with an older row that is not due, or leased, yields nothing
+        (so each channel keeps its order). A channel in `skip_channels` (posted to less than a
+        second ago) yields only the rows before its next chat.postMessage (updates, ephemeral
+        messages and views have their own limits). Payloads are read only for the rows taken.
         """
+        due = "status = 'pending' AND not_before <= ? AND lease_until <= ?"
+        if self.db.execute(f"SELECT 1 FROM outbox WHERE {due} LIMIT 1", [now_s, now_s]).fetchone() is None:
+            return []  # nothing due: no write transaction (senders poll)
         with self.write() as db:
-            rows = db.execute(
-                "SELECT id, channel, method FROM outbox WHERE status = 'pending' AND not_before <= ?"
-                " AND lease_until <= ? ORDER BY id LIMIT 500", [now_s, now_s]).fetchall()
-            # A channel whose oldest pending row is not due yet must wait (keeps per-channel order).
-            seen = {r[0] for r in db.execute(
+            rows = db.execute(f"SELECT id, channel, method FROM outbox WHERE {due} ORDER BY id LIMIT 500",
+                              [now_s, now_s]).fetchall()
+            closed = {r[0] for r in db.execute(
                 "SELECT channel FROM outbox WHERE status = 'pending' AND (not_before > ? OR lease_until > ?)",
                 [now_s, now_s]).fetchall()}
             ids: list[int] = []
             for oid, channel, method in rows:
-                if channel in seen:
+                if channel in closed:
                     continue
-                seen.add(channel)
-                if channel in skip_channels and method == "chat.postMessage":
-                    continue
+                if method == "chat.postMessage":
+                    closed.add(channel)  # at most one post per channel per claim; later rows wait for it
+                    if channel in skip_channels:
+                        continue
                 ids.append(oid)
                 if len(ids) >= limit:
                     break
@@ -512,21 +527,18 @@ class Store:
 
     def outbox_done(self, outbox_id: int, result_ts: str | None) -> None:
         """Mark a row sent (keeping the message ts for later chat.update calls)."""
-        with self.write() as db:
-            db.execute("UPDATE outbox SET status = 'sent', result_ts = ?, sent_at = ?, lease_until = 0 WHERE id = ?",
-                       [result_ts, now(), outbox_id])
+        self._write1("UPDATE outbox SET status = 'sent', result_ts = ?, sent_at = ?, lease_until = 0 WHERE id = ?",
+                     [result_ts, now(), outbox_id])
 
     def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         """Put a row back for a later try."""
-        with self.write() as db:
-            db.execute("UPDATE outbox SET not_before = ?, lease_until = 0, last_error = ? WHERE id = ?",
-                       [not_before, error[:500], outbox_id])
+        self._write1("UPDATE outbox SET not_before = ?, lease_until = 0, last_error = ? WHERE id = ?",
+                     [not_before, error[:500], outbox_id])
 
     def outbox_fail(self, outbox_id: int, error: str) -> None:
         """Give up on a row (Slack refused it for good)."""
-        with self.write() as db:
-            db.execute("UPDATE outbox SET status = 'failed', lease_until = 0, last_error = ? WHERE id = ?",
-                       [error[:500], outbox_id])
+        self._write1("UPDATE outbox SET status = 'failed', lease_until = 0, last_error = ? WHERE id = ?",
+                     [error[:500], outbox_id])
 
     def outbox_row(self, outbox_id: int) -> dict | None:
         """One outbox row's status and message ts."""

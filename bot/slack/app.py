@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -51,6 +52,27 @@ def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
         RateLimitErrorRetryHandler(max_retry_count=3), NotSentRetryHandler(max_retry_count=2)])
 
 
+def client_lookup(cfg: SlackConfig, installation_store: SQLite3InstallationStore | None = None,
+                  client: WebClient | None = None) -> Callable[[str], WebClient | None]:
+    """team id -> the Web API client to send with (None when the workspace has no token).
+
+    OAuth looks the token up on every send (a cheap SQLite read), so an uninstalled workspace
+    stops at once; the other modes have one token.
+    """
+    if cfg.mode != "oauth":
+        single = client or web_client(cfg, cfg.bot_token)
+        return lambda team_id: single
+    store = installation_store
+
+    def lookup(team_id: str) -> WebClient | None:
+        bot = store.find_bot(enterprise_id=None, team_id=team_id)  # type: ignore[union-attr]
+        if bot is None or not bot.bot_token:
+            return None
+        return web_client(cfg, bot.bot_token)
+
+    return lookup
+
+
 @dataclass
 class Built:
     """The app and what runs beside it."""
@@ -83,15 +105,7 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg, cfg.bot_token),
                   process_before_response=True)
 
-    def client_for(team_id: str) -> WebClient | None:
-        # Looked up on every send (a cheap SQLite read), so an uninstalled workspace stops at once.
-        if installation_store is None:
-            return app.client
-        bot = installation_store.find_bot(enterprise_id=None, team_id=team_id)
-        if bot is None or not bot.bot_token:
-            return None
-        return web_client(cfg, bot.bot_token)
-
+    client_for = client_lookup(cfg, installation_store, app.client)
     worker = OutboxWorker(store, client_for, channel_interval=channel_interval)
     ctx = SlackContext(store=store, service=service, cfg=cfg, worker=worker)
 

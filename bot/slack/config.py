@@ -44,6 +44,13 @@ class SlackConfig:
     def __repr__(self) -> str:
         return f"SlackConfig(mode={self.mode!r}, api_url={self.api_url!r})"
 
+    def env(self) -> dict[str, str]:
+        """The environment variables that describe this configuration (for a child process)."""
+        pairs = {"SLACK_API_URL": self.api_url, "SLACK_BOT_TOKEN": self.bot_token, "SLACK_APP_TOKEN": self.app_token,
+                 "SLACK_SIGNING_SECRET": self.signing_secret, "SLACK_CLIENT_ID": self.client_id,
+                 "SLACK_CLIENT_SECRET": self.client_secret}
+        return {k: v or "" for k, v in pairs.items()}
+
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
         return [s for s in (self.bot_token, self.app_token, self.signing_secret, self.client_secret) if s]

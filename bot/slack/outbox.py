@@ -30,7 +30,7 @@ log = logging.getLogger("framework_advisor.outbox")
 METADATA_EVENT = "framework_advisor_reply"
 LEASE_S = 30.0
 MAX_ATTEMPTS = 12
-CLAIM = 5
+CLAIM = 8
 # Errors that another try cannot fix.
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text",
              "invalid_arguments", "message_not_found", "cant_update_message", "account_inactive", "invalid_auth",
@@ -52,9 +52,13 @@ class OutboxWorker:
         self.channel_interval = channel_interval
         self.poll_interval = poll_interval
         self.senders = senders
-        self._wake = threading.Event()
+        # wake() rouses one idle sender (not all of them: each would claim, and all but one find
+        # nothing); `_gen` counts wakes, so a wake during a pass is not slept through.
+        self._cond = threading.Condition()
+        self._gen = 0
         self._stop = threading.Event()
         self._last_sent: dict[str, float] = {}
+        self._claim_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -67,32 +71,47 @@ class OutboxWorker:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the senders (pending rows stay in the database for the next start)."""
         self._stop.set()
-        self._wake.set()
+        with self._cond:
+            self._cond.notify_all()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def wake(self) -> None:
         """New rows were queued: send them now rather than at the next poll."""
-        self._wake.set()
+        with self._cond:
+            self._gen += 1
+            self._cond.notify()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            with self._cond:
+                gen = self._gen
             try:
                 sent = self.run_once()
             except Exception:  # noqa: BLE001 - the worker must survive anything and try again
                 log.exception("outbox pass failed")
                 sent = 0
             if not sent:
-                self._wake.wait(self.poll_interval)
-                self._wake.clear()
+                with self._cond:
+                    if self._gen == gen and not self._stop.is_set():
+                        self._cond.wait(self.poll_interval)
 
     def run_once(self) -> int:
         """Send what is due now; returns how many rows were handled."""
-        now_s = time.time()
-        busy = frozenset(ch for ch, t in self._last_sent.items() if now_s - t < self.channel_interval)
-        # A few rows per pass, so the other senders get the rest.
-        rows = self.store.outbox_claim(now_s, LEASE_S, limit=CLAIM, skip_channels=busy)
+        # Which channels are busy and what this sender takes are decided together, and a post is
+        # booked for its channel at once: otherwise two senders could post to one channel within
+        # the same second (one reading the time of the last post before the other records it).
+        with self._claim_lock:
+            now_s = time.time()
+            busy = frozenset(ch for ch, t in self._last_sent.items() if now_s - t < self.channel_interval)
+            # A few rows per pass, so the other senders get the rest.
+            rows = self.store.outbox_claim(now_s, LEASE_S, limit=CLAIM, skip_channels=busy)
+            for row in rows:
+                if row["method"] == "chat.postMessage":
+                    self._last_sent[row["channel"]] = now_s
+        if len(rows) == CLAIM:
+            self.wake()  # there may be more: another sender takes them meanwhile
         for row in rows:
             self._send(row)
         return len(rows)
@@ -126,12 +145,13 @@ class OutboxWorker:
             metrics.SLACK_ERRORS.labels(method=method, error=type(e).__name__).inc()
             self._later(row, f"{type(e).__name__}: {e}")
             return
-        if method != "views.publish":
+        if method == "chat.postMessage":  # the per-channel posting limit; updates and views have their own
             self._last_sent[row["channel"]] = time.time()
         self.store.outbox_done(row["id"], ts)
         metrics.REPLIES.labels(method=method).inc()
-        log.info("sent", extra={"team": row["team_id"], "channel": row["channel"], "method": method,
-                                "status": "ok"})
+        # Debug: at load every reply and every edit would be a line (errors and retries are logged above).
+        log.debug("sent", extra={"team": row["team_id"], "channel": row["channel"], "method": method,
+                                 "status": "ok"})
 
     def _post(self, client: WebClient, row: dict, payload: dict) -> str | None:
         # `attempts` is the count before this claim: any earlier try (a 5xx, a timeout, a reset, a

@@ -22,6 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import logs, metrics
 from bot.slack.context import after_response
+from bot.slack.outbox_process import OutboxProcess
 from bot.store import Store
 
 log = logging.getLogger("framework_advisor.server")
@@ -192,12 +193,17 @@ def start(cfg, store: Store, host: str, port: int) -> Running:
         socket_handler.connect()
     else:
         handler = SlackRequestHandler(built.app)
-    server = create_server(wsgi_app(store, handler, cfg.signing_secret), host=host, port=port, threads=8,
+    server = create_server(wsgi_app(store, handler, cfg.signing_secret), host=host, port=port, threads=4,
                            max_request_body_size=MAX_BODY, ident="framework-advisor")
     threading.Thread(target=server.run, name="http", daemon=True).start()
-    built.worker.start()
+    worker = built.worker
+    if store.path != ":memory:":
+        # The senders get a process (and an interpreter) of their own: see bot/slack/outbox_process.py.
+        worker = OutboxProcess(cfg, store.path)
+        built.ctx.worker = worker
+    worker.start()
     threading.Thread(target=_idle_sweeper, args=(built,), name="idle", daemon=True).start()
-    return Running(server, built.worker, socket_handler, built)
+    return Running(server, worker, socket_handler, built)
 
 
 def _idle_sweeper(built) -> None:

@@ -191,7 +191,8 @@ def test_the_database_and_its_backup_are_created_0600_whatever_the_umask(tmp_pat
         store = Store(db)
         store.create_consultation("T1", "C1", "1.1", "U1", "x", "v")
         assert {p.name: _mode(p) for p in tmp_path.iterdir()} == {"perm.db": 0o600, "perm.db-wal": 0o600,
-                                                                  "perm.db-shm": 0o600}
+                                                                  "perm.db-shm": 0o600,
+                                                                  "perm.db-writer.lock": 0o600}
         # an existing world-readable file is tightened
         loose = tmp_path / "loose.db"
         loose.touch(0o644)
