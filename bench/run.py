@@ -93,6 +93,14 @@ def our_cpu_s(fake) -> float:
     return total + (proc_cpu_s(fake.proc.pid) if fake is not None else 0.0)
 
 
+def children(pid: int) -> list[int]:
+    """The child process ids of a process (from /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(x) for x in (task / "children").read_text().split()]
+    return out
+
+
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -413,8 +421,11 @@ def section_threads(ctx: dict, procs: int = 1) -> dict:
         cutoff = secs * 1.5  # stop sending when this far behind: what is unsent is the shortfall
         out: list[dict | None] = [None] * n_events
 
-        def cpu() -> dict:  # CPU seconds so far: serve, the fake, and this process (the load clients)
-            return {"serve": sum(proc_cpu_s(s.pid) for s in serves), "fake": proc_cpu_s(fake.proc.pid),
+        outboxes = [c for s in serves for c in children(s.pid)]  # the sender process each serve starts
+
+        def cpu() -> dict:  # CPU seconds so far: serve, its outbox process, the fake, this process (load clients)
+            return {"serve": sum(proc_cpu_s(s.pid) for s in serves),
+                    "serve_outbox": sum(proc_cpu_s(pid) for pid in outboxes), "fake": proc_cpu_s(fake.proc.pid),
                     "load_client": proc_cpu_s(os.getpid())}
 
         cpu0 = cpu()

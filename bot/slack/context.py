@@ -13,6 +13,7 @@ from bot.models import Reply
 from bot.render import blocks
 from bot.slack.config import SlackConfig
 from bot.slack.outbox import OutboxWorker
+from bot.slack.outbox_process import OutboxProcess
 from bot.store import Store
 
 log = logging.getLogger("framework_advisor.slack")
@@ -30,7 +31,7 @@ class SlackContext:
     store: Store
     service: Consultations
     cfg: SlackConfig
-    worker: OutboxWorker | None = None
+    worker: OutboxWorker | OutboxProcess | None = None  # anything with wake()
     # Work that runs after an ack (starting a consultation, button clicks).
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="work"))
 

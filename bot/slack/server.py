@@ -176,8 +176,13 @@ class Running:
         self.worker.stop()
 
 
-def start(cfg, store: Store, host: str, port: int) -> Running:
-    """Start everything in background threads and return a handle (used by serve and by tests)."""
+def start(cfg, store: Store, host: str, port: int, *, outbox_process: bool = True) -> Running:
+    """Start everything in background threads and return a handle (used by serve and by tests).
+
+    The outbox senders run in a process of their own (`outbox_process`), or, for tests that reach
+    into the sender's Web API client, in threads of this one; an in-memory database has no file
+    to share, so it always keeps them here.
+    """
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from waitress.server import create_server
 
@@ -193,11 +198,11 @@ def start(cfg, store: Store, host: str, port: int) -> Running:
         socket_handler.connect()
     else:
         handler = SlackRequestHandler(built.app)
-    server = create_server(wsgi_app(store, handler, cfg.signing_secret), host=host, port=port, threads=4,
+    server = create_server(wsgi_app(store, handler, cfg.signing_secret), host=host, port=port, threads=8,
                            max_request_body_size=MAX_BODY, ident="framework-advisor")
     threading.Thread(target=server.run, name="http", daemon=True).start()
     worker = built.worker
-    if store.path != ":memory:":
+    if outbox_process and store.path != ":memory:":
         # The senders get a process (and an interpreter) of their own: see bot/slack/outbox_process.py.
         worker = OutboxProcess(cfg, store.path)
         built.ctx.worker = worker

@@ -343,14 +343,16 @@ class ServeProcess:
 @contextmanager
 def inprocess_bot(fake: FakeSlackWebAPI, db_path: str | os.PathLike, **cfg_extra) -> Iterator[Any]:
     """`bot.slack.server.start` in this process (HTTP mode) against the fake; yields the Running handle
-    with `.url` (the events endpoint), `.store` and `.db`."""
+    with `.url` (the events endpoint), `.store` and `.db`. The outbox senders run as threads here, so a
+    test can reach their Web API client (`running.built.app.client`); `serve` runs them in a process
+    of their own (tests/slack/test_outbox_process.py)."""
     from bot.slack.config import SlackConfig
     from bot.slack.server import start
     from bot.store import Store
 
     cfg = SlackConfig(mode="http", api_url=fake.url, bot_token=BOT_TOKEN, signing_secret=SECRET, **cfg_extra)
     store = Store(db_path)
-    running = start(cfg, store, "127.0.0.1", 0)
+    running = start(cfg, store, "127.0.0.1", 0, outbox_process=False)
     running.url = f"http://127.0.0.1:{running.port}/slack/events"
     running.store = store
     running.db = str(db_path)

@@ -1,0 +1,64 @@
+"""`serve` sends replies from a process of its own: it is restarted when it dies, and stops with serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.reliability.helpers import (
+    Fake,
+    ServeProcess,
+    posts,
+    send_answer,
+    start_consultation,
+    wait_drained,
+    wait_until,
+)
+
+
+def _outbox_children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(x) for x in (task / "children").read_text().split()]
+    return [k for k in kids if b"bot.slack.outbox_process" in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_killed_sender_process_is_replaced_and_the_reply_still_arrives(tmp_path) -> None:
+    with Fake() as fake:
+        server = ServeProcess(str(tmp_path / "o.db"), fake.url, str(tmp_path / "serve.log")).start()
+        try:
+            [first] = wait_until(lambda: _outbox_children(server.proc.pid), 10, "the outbox process")
+            cid, thread = start_consultation(server.url, fake, server.db, "C0OUTBOX", "U0OUTBOX")
+            os.kill(first, signal.SIGKILL)
+            # Queued while no sender runs: it waits in SQLite for the next sender process.
+            assert send_answer(server.url, "C0OUTBOX", thread, "U0OUTBOX", "a web app", "EvOutboxKill") == 200
+            [second] = wait_until(lambda: [p for p in _outbox_children(server.proc.pid) if p != first], 15,
+                                  "a new outbox process")
+            wait_drained(server.db, timeout=30)
+            assert len(posts(fake, "C0OUTBOX", thread)) == 2  # the first question and the reply to the answer
+            assert "the outbox process exited" in server.log_tail(20000)
+        finally:
+            server.kill()  # no shutdown code runs in serve
+        # Its stdin closes with serve: the sender process stops by itself.
+        wait_until(lambda: _gone(second), 15, "the outbox process to stop after serve was killed")
+
+
+def test_serve_stops_its_sender_process_on_sigterm(tmp_path) -> None:
+    with Fake() as fake:
+        server = ServeProcess(str(tmp_path / "o.db"), fake.url, str(tmp_path / "serve.log")).start()
+        [child] = wait_until(lambda: _outbox_children(server.proc.pid), 10, "the outbox process")
+        started = time.monotonic()
+        server.stop()
+        assert server.proc.returncode == 0
+        wait_until(lambda: _gone(child), 10, "the outbox process to stop")
+        assert time.monotonic() - started < 10
