@@ -15,6 +15,7 @@ machine all of them share the same two cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -807,7 +808,12 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     noise: dict[str, dict] = {}
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="fa-bench-") as tmp:
+    # BENCH_KEEP=1 keeps the working directory (serve and fake logs, databases) and prints where.
+    keep = os.environ.get("BENCH_KEEP")
+    with (contextlib.nullcontext(tempfile.mkdtemp(prefix="fa-bench-")) if keep
+          else tempfile.TemporaryDirectory(prefix="fa-bench-")) as tmp:
+        if keep:
+            print(f"[bench] keeping {tmp}", file=sys.stderr)
         fake = FakeSlack(f"{tmp}/fake.log") if NEEDS_FAKE & set(only) else None
         ctx = {"quick": args.quick, "counts": counts(args.quick), "tmp": tmp, "fake": fake, "rows": rows}
         try:

@@ -474,8 +474,11 @@ class Store:
                 if latest_seq > seq:
                     return False  # a later answer's reply describes the consultation better
             if tag:
-                latest = db.execute("SELECT tag FROM outbox WHERE team_id = ? AND tag LIKE ? ORDER BY id DESC"
-                                    " LIMIT 1", [team_id, f"q:{consultation_id}:%"]).fetchone()
+                # A range, not LIKE 'q:N:%': LIKE cannot use the (team_id, tag) index and would read
+                # every row the team ever queued (';' is the character after ':').
+                latest = db.execute("SELECT tag FROM outbox WHERE team_id = ? AND tag >= ? AND tag < ?"
+                                    " ORDER BY id DESC LIMIT 1",
+                                    [team_id, f"q:{consultation_id}:", f"q:{consultation_id};"]).fetchone()
                 if latest and latest[0] == tag:
                     return False
             cur = db.execute(

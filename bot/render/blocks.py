@@ -62,28 +62,45 @@ def message(text: str, blocks: list | None = None) -> dict:
 
 def question(reply: Reply) -> dict:
     """A question with a button per option (or quick picks for a number)."""
-    cid = reply.consultation_id
-    text = escape(reply.text)
+    options = tuple((o.label, o.value) for o in reply.options or ())
+    text, blocks_json = _question(reply.text, reply.question, options, reply.input_hint)
+    # The consultation id is the only per-consultation part: it goes into the button values of
+    # the cached, already validated blocks.
+    blocks = json.loads(blocks_json)
+    mark, real = '{"c":-1,', '{"c":' + json.dumps(reply.consultation_id) + ","
+    for block in blocks:
+        if block.get("type") == "actions":
+            for element in block["elements"]:
+                element["value"] = real + element["value"].removeprefix(mark)
+    return {"text": text, "blocks": blocks}
+
+
+@lru_cache(maxsize=256)
+def _question(reply_text: str, question: str | None, options: tuple, input_hint: str | None) -> tuple[str, str]:
+    # Building and validating slack_sdk models costs more than the rest of a reply: each question
+    # (with its note) is built once, with consultation id -1 in its button values.
+    text = escape(reply_text)
     lines = text.split("\n")
     blocks: list = []
     if len(lines) > 1:
         blocks.append(_section("\n".join(lines[:-1])))
     blocks.append(_section(f"*{lines[-1]}*"))
-    if reply.options:
-        picks = [(o.label, o.value) for o in reply.options]
-    elif reply.question == "team_size":
+    if options:
+        picks = list(options)
+    elif question == "team_size":
         picks = TEAM_SIZE_PICKS
     else:
         picks = []
     if picks:
-        blocks.append(ActionsBlock(block_id=f"fa_q_{reply.question}", elements=[
-            _button(label, f"fa_answer_{i}", {"c": cid, "q": reply.question, "v": value})
+        blocks.append(ActionsBlock(block_id=f"fa_q_{question}", elements=[
+            _button(label, f"fa_answer_{i}", {"c": -1, "q": question, "v": value})
             for i, (label, value) in enumerate(picks)] + [
-            _button("Skip", "fa_skip", {"c": cid, "q": reply.question})]))
-    hint = "Reply in this thread" + (f" with {escape(reply.input_hint)}" if reply.input_hint else "")
+            _button("Skip", "fa_skip", {"c": -1, "q": question})]))
+    hint = "Reply in this thread" + (f" with {escape(input_hint)}" if input_hint else "")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"{hint} · type `why`, `how`, `back`, `skip` or `status`")]))
-    return message(text, blocks)
+    payload = message(text, blocks)
+    return payload["text"], json.dumps(payload["blocks"])
 
 
 def answered(kb: KnowledgeBase, prompt: str, question_id: str, value: object, user: str) -> dict:
