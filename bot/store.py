@@ -530,8 +530,17 @@ class Store:
 
     def outbox_done(self, outbox_id: int, result_ts: str | None) -> None:
         """Mark a row sent (keeping the message ts for later chat.update calls)."""
-        self._write1("UPDATE outbox SET status = 'sent', result_ts = ?, sent_at = ?, lease_until = 0 WHERE id = ?",
-                     [result_ts, now(), outbox_id])
+        self.outbox_done_many([(outbox_id, result_ts)])
+
+    def outbox_done_many(self, sent: list[tuple[int, str | None]]) -> None:
+        """Mark several rows sent, (id, message ts) each, in one transaction."""
+        if not sent:
+            return
+        t = now()
+        with self.write() as db:
+            for outbox_id, result_ts in sent:
+                db.execute("UPDATE outbox SET status = 'sent', result_ts = ?, sent_at = ?, lease_until = 0"
+                           " WHERE id = ?", [result_ts, t, outbox_id])
 
     def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         """Put a row back for a later try."""

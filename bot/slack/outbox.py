@@ -112,16 +112,26 @@ class OutboxWorker:
                     self._last_sent[row["channel"]] = now_s
         if len(rows) == CLAIM:
             self.wake()  # there may be more: another sender takes them meanwhile
-        for row in rows:
-            self._send(row)
+        # The rows sent are marked done together at the end of the pass (one write instead of one
+        # per row). Until then their leases keep every other sender off their channels, and after
+        # a crash in between, the check before re-posting finds the messages that did land.
+        sent: list[tuple[int, str | None]] = []
+        try:
+            for row in rows:
+                done = self._send(row)
+                if done is not None:
+                    sent.append(done)
+        finally:
+            self.store.outbox_done_many(sent)
         return len(rows)
 
     # -- one row ----------------------------------------------------------------------------------
-    def _send(self, row: dict) -> None:
+    def _send(self, row: dict) -> tuple[int, str | None] | None:
+        """Send one row: (its id, the message ts) when Slack took it; None when it was put back or failed."""
         client = self.client_for(row["team_id"])
         if client is None:
             self.store.outbox_fail(row["id"], "no token for this workspace")
-            return
+            return None
         method, payload = row["method"], dict(row["payload"])
         try:
             if method == "chat.postMessage":
@@ -130,28 +140,28 @@ class OutboxWorker:
                 ref = self.store.outbox_row(payload.pop("ref"))
                 if ref is None or ref["status"] == "failed":
                     self.store.outbox_fail(row["id"], "the message to update was never posted")
-                    return
+                    return None
                 if not ref["result_ts"]:
                     self.store.outbox_retry(row["id"], time.time() + 0.5, "waiting for the message to update")
-                    return
+                    return None
                 ts = client.chat_update(channel=row["channel"], ts=ref["result_ts"], **payload).get("ts")
             else:
                 resp = client.api_call(method, json=payload)
                 ts = resp.get("ts") if isinstance(resp.data, dict) else None
         except SlackApiError as e:
             self._failed(row, e)
-            return
+            return None
         except Exception as e:  # noqa: BLE001 - connection errors and timeouts after the retry handlers
             metrics.SLACK_ERRORS.labels(method=method, error=type(e).__name__).inc()
             self._later(row, f"{type(e).__name__}: {e}")
-            return
+            return None
         if method == "chat.postMessage":  # the per-channel posting limit; updates and views have their own
             self._last_sent[row["channel"]] = time.time()
-        self.store.outbox_done(row["id"], ts)
         metrics.REPLIES.labels(method=method).inc()
         # Debug: at load every reply and every edit would be a line (errors and retries are logged above).
         log.debug("sent", extra={"team": row["team_id"], "channel": row["channel"], "method": method,
                                  "status": "ok"})
+        return row["id"], ts
 
     def _post(self, client: WebClient, row: dict, payload: dict) -> str | None:
         # `attempts` is the count before this claim: any earlier try (a 5xx, a timeout, a reset, a
