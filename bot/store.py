@@ -301,6 +301,11 @@ class Store:
         return LogEntry(seq=seq, kind=kind, question=question, value=value, raw_text=raw_text,  # type: ignore[arg-type]
                         user_id=user_id, event_id=event_id, created_at=t)
 
+    def last_seq(self, consultation_id: int) -> int:
+        """The position of a consultation's latest log entry (0 when empty)."""
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM answers WHERE consultation_id = ?",
+                               [consultation_id]).fetchone()[0]
+
     def log(self, team_id: str, consultation_id: int) -> list[LogEntry]:
         """A consultation's whole log, in order."""
         return self._entries("ORDER BY a.seq", [team_id, consultation_id])

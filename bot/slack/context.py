@@ -66,16 +66,18 @@ class SlackContext:
         asks the question already open; its note (e.g. "the later answer wins") is still said.
         All of one event's replies are queued in one transaction: all or none.
         """
-        payloads = [blocks.render(self.kb, r) for r in replies]  # before the transaction: it holds the write lock
+        # Rendering and reading happen before the transaction: it holds the database's write lock.
+        payloads = [blocks.render(self.kb, r) for r in replies]
+        edits = {i: self._answered_edit(team, r) for i, r in enumerate(replies) if r.recorded_question}
         with self.store.write():
-            self._queue(team, channel, thread_ts, replies, payloads, key)
+            self._queue(team, channel, thread_ts, replies, payloads, edits, key)
         self.wake()
 
     def _queue(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], payloads: list[dict],
-               key: str) -> None:
+               edits: dict[int, tuple[int, dict | None]], key: str) -> None:
         for i, (reply, payload) in enumerate(zip(replies, payloads, strict=True)):
-            if reply.recorded_question:
-                self._mark_answered(team, channel, reply, f"{key}:upd")
+            if i in edits:
+                self._mark_answered(team, channel, reply, edits[i], f"{key}:upd")
             if reply.kind in ("question", "recommendation") and reply.consultation_id is not None:
                 queued = self.store.outbox_enqueue_reply(
                     team, channel, payload, thread_ts=thread_ts, dedupe_key=f"{key}:{i}",
@@ -90,19 +92,27 @@ class SlackContext:
             self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
                                       dedupe_key=f"{key}:{i}")
 
-    def _mark_answered(self, team: str, channel: str, reply: Reply, key: str) -> None:
-        """Queue the edit of an answered question: its buttons become the value in force and who gave it."""
+    def _answered_edit(self, team: str, reply: Reply) -> tuple[int, dict | None]:
+        """(the log position read, the edit showing the value in force there, or None if unanswered)."""
+        log = self.store.log(team, reply.consultation_id)  # type: ignore[arg-type]
+        answers, by, _, _ = replay(log)
         qid = reply.recorded_question
-        ref = self.store.outbox_latest(team, question_tag(reply.consultation_id, qid))
+        if qid not in answers:
+            return (log[-1].seq if log else 0), None
+        q = self.kb.question(qid)  # type: ignore[arg-type]
+        return (log[-1].seq if log else 0), blocks.answered(self.kb, q.prompt, q.id, answers[qid], by.get(qid, ""))
+
+    def _mark_answered(self, team: str, channel: str, reply: Reply, edit: tuple[int, dict | None], key: str) -> None:
+        """Queue the edit of an answered question: its buttons become the value in force and who gave it."""
+        ref = self.store.outbox_latest(team, question_tag(reply.consultation_id, reply.recorded_question))
         if ref is None:
             return
-        # The value in force now (another answer may have been stored since this one).
-        answers, by, _, _ = replay(self.store.log(team, reply.consultation_id))  # type: ignore[arg-type]
-        if qid not in answers:
-            return
-        q = self.kb.question(qid)  # type: ignore[arg-type]
-        payload = blocks.answered(self.kb, q.prompt, q.id, answers[qid], by.get(qid, ""))
-        self.store.outbox_enqueue(team, channel, "chat.update", {**payload, "ref": ref}, dedupe_key=key)
+        read_at, payload = edit
+        if self.store.last_seq(reply.consultation_id) != read_at:  # type: ignore[arg-type]
+            # Another answer was stored since: the value in force is read again, inside the transaction.
+            read_at, payload = self._answered_edit(team, reply)
+        if payload is not None:
+            self.store.outbox_enqueue(team, channel, "chat.update", {**payload, "ref": ref}, dedupe_key=key)
 
     def ephemeral(self, team: str, channel: str, user: str, text: str, thread_ts: str | None, key: str) -> None:
         """Queue an ephemeral message for one user."""
