@@ -24,6 +24,9 @@ from rules.whatif import Stability, integer_regions, question_dependencies, what
 # so their entries are shared by every consultation; the largest part holds most of the rest.
 # Entries are tuples of plain dicts, which the garbage collector stops tracking (no GC cost).
 _CACHE_SIZE = 4096
+# Next steps per (answers, skipped): a consultation asks for the state after one answer again as
+# the state before the next, so this needs about one entry per consultation active at once.
+_STEPS_SIZE = 1024
 
 
 class Advisor:
@@ -133,7 +136,7 @@ class Advisor:
         selection = self.select(self.evaluate(answers), excluded)
         with self._cache_lock:
             self._steps[key] = selection
-            if len(self._steps) > _CACHE_SIZE:
+            if len(self._steps) > _STEPS_SIZE:
                 self._steps.popitem(last=False)
         return selection
 
