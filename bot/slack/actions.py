@@ -77,6 +77,12 @@ def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
         if st.consultation.status != "open":
             ctx.send(team, channel, thread, [ctx.service.closed_reply(st.consultation)], key=key)
         elif st.next_question != value.get("q"):
+            # A delivery of this same click may have skipped it since the check above (Slack retries
+            # can arrive together): the state read afterwards shows its entry, so look again.
+            again = ctx.service.redelivered(team, c.id, key)
+            if again is not None:
+                ctx.send(team, channel, thread, again, key=key)
+                return
             ctx.ephemeral(team, channel, user, "That question is no longer the open one.", thread, key)
         else:
             ctx.send(team, channel, thread, ctx.service.command(st, user, Command(name="skip"), event_id=key), key=key)
