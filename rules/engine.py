@@ -14,8 +14,9 @@ durable_rules 2.0.28 is unmaintained and has sharp edges, each handled here:
   is not deleted; `run` raises EngineError instead.
 - Re-asserting an identical fact raises `MessageObservedException` (two rules deriving the same
   fact): the second derivation is still recorded by the caller, the fact is already present.
-- An exception inside an action is swallowed into `state["exception"]`: it is checked after
-  every call and raised as `EngineError`.
+- An exception inside an action is swallowed into `state["exception"]`: our action wrapper
+  catches everything itself and `run` raises it as `EngineError` (reading the state back after
+  every call to look for it cost a JSON round trip per call).
 - Asserting an empty batch segfaults: an empty fact list is answered without calling it.
 - A ruleset name cannot be registered twice: callers pass a unique name (knowledge version + n).
 """
@@ -56,6 +57,7 @@ class Firing(NamedTuple):
 @dataclass
 class _Run:
     firings: list[Firing] = field(default_factory=list)
+    error: BaseException | None = None
 
 
 def _host() -> _durable.Host:
@@ -101,14 +103,19 @@ class Ruleset:
             # c._m holds fresh dicts decoded from the engine's JSON: no copy needed. The session
             # id is the engine's bookkeeping, not part of the fact: dropped, so equal answers give
             # equal firings whatever session evaluated them.
-            for fact in c._m.values():
-                fact.pop("sid", None)
-            self._current.firings.append(Firing(spec.id, c._m))
-            if spec.asserts is not None:
-                try:
-                    c.assert_fact(dict(spec.asserts))
-                except (_durable.MessageObservedException, _durable.MessageNotHandledException):
-                    pass  # already derived by another rule, or a fact no rule uses
+            current = self._current
+            try:
+                for fact in c._m.values():
+                    fact.pop("sid", None)
+                current.firings.append(Firing(spec.id, c._m))
+                if spec.asserts is not None:
+                    try:
+                        c.assert_fact(dict(spec.asserts))
+                    except (_durable.MessageObservedException, _durable.MessageNotHandledException):
+                        pass  # already derived by another rule, or a fact no rule uses
+            except BaseException as e:  # noqa: BLE001 - durable_rules would swallow it; run() raises it
+                if current.error is None:
+                    current.error = e
 
         return run
 
@@ -128,9 +135,8 @@ class Ruleset:
                 except _durable.MessageObservedException as e:
                     raise EngineError(f"a fact was asserted twice: {e}") from None
                 asserted = True
-                state = _host().get_state(self.name, sid)
-                if "exception" in state:
-                    raise EngineError(f"a rule action failed: {state['exception'][:500]}")
+                if self._current.error is not None:
+                    raise EngineError(f"a rule action failed: {self._current.error!r:.500}")
                 return self._current.firings
             finally:
                 self._current = None

@@ -146,11 +146,20 @@ def test_an_action_exception_surfaces_as_engine_error(spy_sessions) -> None:
     assert not any(_session_exists(*s) for s in asserted)
 
 
-def test_a_state_exception_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
-    ruleset = Ruleset(unique_name("state"), [RuleSpec("r", {"m": {"t": "x"}})])
-    monkeypatch.setattr(engine._host(), "get_state", lambda name, sid=None: {"exception": "boom"})
-    with pytest.raises(EngineError, match="boom"):
+def test_any_exception_in_an_action_is_raised_although_durable_rules_swallows_it(
+        monkeypatch: pytest.MonkeyPatch, spy_sessions) -> None:
+    asserted, deleted = spy_sessions
+    ruleset = Ruleset(unique_name("swallowed"), [RuleSpec("r", {"m": {"t": "x"}})])
+
+    def boom(*args):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(engine, "Firing", boom)  # fails inside the action, where durable_rules catches
+    with pytest.raises(EngineError, match="a rule action failed.*boom"):
         ruleset.run([{"t": "x"}])
+    assert deleted == asserted  # the session was freed all the same
+    monkeypatch.undo()
+    assert [f.rule for f in ruleset.run([{"t": "x"}])] == ["r"]
 
 
 def test_a_fact_no_rule_handles_is_an_engine_error_not_a_crash() -> None:
