@@ -150,34 +150,34 @@ class Store:
             finally:
                 self._local.depth = depth
             return
-        with self._write_lock:
-            if self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        with self._exclusive():
+            db.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
             try:
-                db.execute("BEGIN IMMEDIATE")
-                self._local.depth = 1
-                try:
-                    yield db
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                else:
-                    db.execute("COMMIT")
-                finally:
-                    self._local.depth = 0
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
             finally:
-                if self._lock_fd is not None:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                self._local.depth = 0
 
     def _write1(self, sql: str, params: list) -> sqlite3.Cursor:
         """One write statement: its own (autocommit) transaction, or part of the caller's write."""
         if getattr(self._local, "depth", 0):
             return self.db.execute(sql, params)
+        with self._exclusive():
+            return self.db.execute(sql, params)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """The writers' queue: this process's threads on a lock, processes on `flock` of the lock file."""
         with self._write_lock:
             if self._lock_fd is not None:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
-                return self.db.execute(sql, params)
+                yield
             finally:
                 if self._lock_fd is not None:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -474,9 +474,7 @@ class Store:
         tag = f"q:{consultation_id}:{question}" if question else None
         with self.write() as db:
             if seq is not None:
-                latest_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM answers WHERE consultation_id = ?",
-                                        [consultation_id]).fetchone()[0]
-                if latest_seq > seq:
+                if self.last_seq(consultation_id) > seq:
                     return False  # a later answer's reply describes the consultation better
             if tag:
                 # A range, not LIKE 'q:N:%': LIKE cannot use the (team_id, tag) index and would read
