@@ -95,12 +95,13 @@ class SlackContext:
     def _answered_edit(self, team: str, reply: Reply) -> tuple[int, dict | None]:
         """(the log position read, the edit showing the value in force there, or None if unanswered)."""
         log = self.store.log(team, reply.consultation_id)  # type: ignore[arg-type]
+        read_at = log[-1].seq if log else 0
         answers, by, _, _ = replay(log)
         qid = reply.recorded_question
         if qid not in answers:
-            return (log[-1].seq if log else 0), None
+            return read_at, None
         q = self.kb.question(qid)  # type: ignore[arg-type]
-        return (log[-1].seq if log else 0), blocks.answered(self.kb, q.prompt, q.id, answers[qid], by.get(qid, ""))
+        return read_at, blocks.answered(self.kb, q.prompt, q.id, answers[qid], by.get(qid, ""))
 
     def _mark_answered(self, team: str, channel: str, reply: Reply, edit: tuple[int, dict | None], key: str) -> None:
         """Queue the edit of an answered question: its buttons become the value in force and who gave it."""
@@ -110,7 +111,7 @@ class SlackContext:
         read_at, payload = edit
         if self.store.last_seq(reply.consultation_id) != read_at:  # type: ignore[arg-type]
             # Another answer was stored since: the value in force is read again, inside the transaction.
-            read_at, payload = self._answered_edit(team, reply)
+            _, payload = self._answered_edit(team, reply)
         if payload is not None:
             self.store.outbox_enqueue(team, channel, "chat.update", {**payload, "ref": ref}, dedupe_key=key)
 
