@@ -9,7 +9,9 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from knowledge import loader
 from knowledge.models import KnowledgeBase
@@ -54,8 +56,7 @@ class Advisor:
         self.core_patterns = answer_patterns(kb, with_addons=False)
         self.sources = {c.id: kb.source_of(c.id) for c in kb.claims}
         self.stability = Stability(kb, question_dependencies(kb))
-        # Bounded, so 100,000 distinct consultations keep memory flat. Threads share it: a hit
-        # and its move_to_end must not interleave with another thread's eviction (KeyError).
+        # Bounded, so 100,000 distinct consultations keep memory flat; threads share it (_cached).
         self._firings: OrderedDict[tuple, list[Firing]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.part_of = {q: i for i, (questions, _, _) in enumerate(self.parts) for q in questions}
@@ -101,24 +102,32 @@ class Advisor:
         return firings
 
     def _part(self, i: int, core: bool, ruleset: Ruleset, own: tuple) -> list[Firing]:
-        key = (i, core, own)
+        return self._cached(self._firings, (i, core, own), _CACHE_SIZE,
+                            lambda: ruleset.run([{"t": "a", "q": q, "v": v} for q, v in own]))
+
+    def _cached(self, cache: OrderedDict, key: tuple, size: int, compute: Callable[[], Any]) -> Any:
+        """An LRU lookup shared by threads: a hit and its move_to_end must not interleave with another
+        thread's eviction (KeyError), so both happen under the lock; `compute` runs outside it."""
         with self._cache_lock:
-            hit = self._firings.get(key)
+            hit = cache.get(key)
             if hit is not None:
-                self._firings.move_to_end(key)
+                cache.move_to_end(key)
                 return hit
-        firings = ruleset.run([{"t": "a", "q": q, "v": v} for q, v in own])
+        value = compute()
         with self._cache_lock:
-            self._firings[key] = firings
-            if len(self._firings) > _CACHE_SIZE:
-                self._firings.popitem(last=False)
-        return firings
+            cache[key] = value
+            if len(cache) > size:
+                cache.popitem(last=False)
+        return value
+
+    def _evaluation(self, answers: Answers, firings: list[Firing]) -> Evaluation:
+        s = self.kb.settings
+        return Evaluation(self.kb, dict(answers), firings, self.rules, self.addons, s.min_confidence, s.min_lead,
+                          self.sources)
 
     def evaluate(self, answers: Answers, *, core: bool = False) -> Evaluation:
         """Run the rules on (already validated) answers (`core`: without caveat rules)."""
-        s = self.kb.settings
-        return Evaluation(self.kb, dict(answers), self._run(answers, core), self.rules, self.addons,
-                          s.min_confidence, s.min_lead, self.sources)
+        return self._evaluation(answers, self._run(answers, core))
 
     def select(self, ev: Evaluation, excluded: frozenset[str] | set[str] = frozenset()) -> Selection:
         """Which question next, or whether enough is known (`excluded`: questions the user skipped)."""
@@ -127,18 +136,8 @@ class Advisor:
     def next_step(self, answers: Answers, excluded: frozenset[str] = frozenset()) -> Selection:
         """`select(evaluate(answers), excluded)`, remembered: a conversation asks it again for the same
         answers (the state after one answer is the state before the next)."""
-        key = (tuple(sorted(answers.items())), excluded)
-        with self._cache_lock:
-            hit = self._steps.get(key)
-            if hit is not None:
-                self._steps.move_to_end(key)
-                return hit
-        selection = self.select(self.evaluate(answers), excluded)
-        with self._cache_lock:
-            self._steps[key] = selection
-            if len(self._steps) > _STEPS_SIZE:
-                self._steps.popitem(last=False)
-        return selection
+        return self._cached(self._steps, (tuple(sorted(answers.items())), excluded), _STEPS_SIZE,
+                            lambda: self.select(self.evaluate(answers), excluded))
 
     def outcome(self, answers: Answers) -> str | None:
         """Only the recommendation for an answer set (what `what_would_change` compares).
@@ -146,8 +145,11 @@ class Advisor:
         An integer answer is replaced by the start of its region: every value of a region fires
         the same rules (rules.whatif.integer_regions), and equal keys share cached firings.
         """
-        canonical = {q: self._region_start(q, v) if q in self.regions else v for q, v in answers.items()}
-        return self.evaluate(canonical, core=True).recommendation
+        return self.evaluate(self._canonical(answers), core=True).recommendation
+
+    def _canonical(self, answers: Answers) -> Answers:
+        """Each integer answer replaced by the start of its region."""
+        return {q: self._region_start(q, v) if q in self.regions else v for q, v in answers.items()}
 
     def _region_start(self, question: str, value) -> int:
         for lo, hi in self.regions[question]:
@@ -163,10 +165,8 @@ class Advisor:
         `outcome`, without re-reading every answer for every candidate).
         """
         fired = set(ev.fired)
-        canon = {q: self._region_start(q, v) if q in self.regions else v for q, v in ev.answers.items()}
-        own = self._own(canon, core=True)
+        own = self._own(self._canonical(ev.answers), core=True)
         base = {i: self._part(i, True, self.parts[i][2], items) for i, items in own.items() if self.parts[i][2]}
-        s = self.kb.settings
 
         def outcome(answers: Answers) -> str | None:
             changed = [q for q, v in answers.items() if q not in ev.answers or ev.answers[q] != v]
@@ -182,8 +182,7 @@ class Advisor:
             firings = [f for j, fs in base.items() if j != i for f in fs]
             if items:
                 firings += self._part(i, True, ruleset, items)
-            return Evaluation(self.kb, answers, firings, self.rules, self.addons, s.min_confidence, s.min_lead,
-                              self.sources).recommendation
+            return self._evaluation(answers, firings).recommendation
 
         return what_would_change(self.kb, ev.answers, ev.recommendation, outcome, self.regions,
                                  lambda q: self.stability.stable(q, fired, ev.recommendation))
