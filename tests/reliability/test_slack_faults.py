@@ -88,13 +88,19 @@ def test_mixed_faults_no_duplicate_no_lost_answer_no_lost_reply(bot):
           f"{sum(len(s) for *_, s in convs)} replies owed: 0 lost, 0 duplicated")
 
 
+def _answer_with_a_stored_post_failing(bot, channel: str, user: str, fault: str, event_id: str) -> str:
+    """Answer in a new consultation while the reply's chat.postMessage is stored, then fails with
+    `fault`; returns the thread once the outbox is drained."""
+    cid, thread = start_consultation(bot.url, bot.fake, bot.db, channel, user)
+    bot.fake.fail_after_store("chat.postMessage", fault)
+    assert send_answer(bot.url, channel, thread, user, "a web app", event_id) == 200
+    wait_drained(bot.db, timeout=30)
+    return thread
+
+
 def test_stored_then_500_is_found_by_metadata_and_not_posted_again(bot):
-    fake, db = bot.fake, bot.db
-    channel, user = "C0STORED500", "U0STORED500"
-    cid, thread = start_consultation(bot.url, fake, db, channel, user)
-    fake.fail_after_store("chat.postMessage", "stored500")
-    assert send_answer(bot.url, channel, thread, user, "a web app", "EvStored500") == 200
-    wait_drained(db, timeout=30)
+    fake, db, channel = bot.fake, bot.db, "C0STORED500"
+    thread = _answer_with_a_stored_post_failing(bot, channel, "U0STORED500", "stored500", "EvStored500")
 
     failed = [c for c in fake.calls_to("chat.postMessage") if c.fault == "stored500"]
     assert len(failed) == 1 and stored(failed[0])
@@ -141,14 +147,9 @@ def test_reply_slower_than_the_client_timeout_is_not_posted_twice(bot):
 
 
 def test_reset_after_slack_stored_the_message_is_not_posted_twice(bot):
-    fake, db = bot.fake, bot.db
-    channel, user = "C0RESET", "U0RESET"
-    cid, thread = start_consultation(bot.url, fake, db, channel, user)
-    fake.fail_after_store("chat.postMessage", "storedreset")
-    assert send_answer(bot.url, channel, thread, user, "a web app", "EvStoredReset") == 200
-    wait_drained(db, timeout=30)
+    _answer_with_a_stored_post_failing(bot, "C0RESET", "U0RESET", "storedreset", "EvStoredReset")
     time.sleep(0.3)
-    assert duplicate_groups(fake) == {}
+    assert duplicate_groups(bot.fake) == {}
 
 
 def test_one_channel_gets_at_most_one_message_per_second_and_nothing_is_dropped(bot):
