@@ -16,7 +16,7 @@ durable_rules 2.0.28 is unmaintained and has sharp edges, each handled here:
   fact): the second derivation is still recorded, the fact is already present.
 - The host's own action dispatch wraps every firing in Python objects (a Closure, a Promise,
   a JSON round trip of the session state) and swallows exceptions into the session state. That
-  was about two thirds of an evaluation's time, so `run` drives the engine's agenda itself,
+  was 60% of an engine call (half of an evaluation), so `run` drives the engine's agenda itself,
   through the same native calls, in the same order, the host's dispatch makes
   (`start_action_for_state`, then `update_state` and `complete_and_start_action` per firing;
   `abandon_action` when something fails): matching, joins and chaining stay durable_rules'.
