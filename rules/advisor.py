@@ -19,6 +19,7 @@ from rules.answers import Answers, validate_answers
 from rules.compile import answer_patterns, caveat_id, compile_rules, matches, partition
 from rules.engine import Firing, Ruleset, unique_name
 from rules.evaluation import Evaluation
+from rules.scoring import choose, rank, score_all
 from rules.selection import Selection, Selector
 from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
 
@@ -64,6 +65,7 @@ class Advisor:
         # entries, asked for every answer of every evaluation.
         self._matchable: dict[tuple, bool] = {}
         self._steps: OrderedDict[tuple, Selection] = OrderedDict()
+        self._weights = {r.id: (r.framework, r.weight) for r in kb.rules if r.kind == "score"}
 
     def validate(self, raw: dict) -> Answers:
         """Canonical answers from raw JSON-like data (AnswerError when invalid)."""
@@ -166,7 +168,10 @@ class Advisor:
         """
         fired = set(ev.fired)
         own = self._own(self._canonical(ev.answers), core=True)
-        base = {i: self._part(i, True, self.parts[i][2], items) for i, items in own.items() if self.parts[i][2]}
+        # Per part, the score rules its current firings fired; only those decide the recommendation.
+        scoring = {i: self._scoring(self._part(i, True, self.parts[i][2], items))
+                   for i, items in own.items() if self.parts[i][2]}
+        others: dict[int | None, frozenset[str]] = {}  # part -> the score rules every other part fired
 
         def outcome(answers: Answers) -> str | None:
             changed = [q for q, v in answers.items() if q not in ev.answers or ev.answers[q] != v]
@@ -179,13 +184,27 @@ class Advisor:
             v = self._region_start(q, answers[q]) if q in self.regions else answers[q]
             items = tuple(sorted([(k, x) for k, x in own.get(i, ()) if k != q]
                                  + ([(q, v)] if self._matches(True, q, v) else [])))
-            firings = [f for j, fs in base.items() if j != i for f in fs]
-            if items:
-                firings += self._part(i, True, ruleset, items)
-            return self._evaluation(answers, firings).recommendation
+            if i not in others:
+                others[i] = frozenset().union(*(rs for j, rs in scoring.items() if j != i))
+            fired_scores = others[i] | self._scoring(self._part(i, True, ruleset, items)) if items else others[i]
+            return self._recommendation(fired_scores)
 
         return what_would_change(self.kb, ev.answers, ev.recommendation, outcome, self.regions,
                                  lambda q: self.stability.stable(q, fired, ev.recommendation))
+
+    def _scoring(self, firings: list[Firing]) -> frozenset[str]:
+        """The score rules among some firings."""
+        return frozenset(f.rule for f in firings if f.rule in self._weights)
+
+    def _recommendation(self, fired_scores: frozenset[str]) -> str | None:
+        """The recommendation when exactly these score rules fired: what `Evaluation.recommendation`
+        computes (the same scoring functions), without building an Evaluation."""
+        evidence: dict[str, list[float]] = {}
+        for rid in fired_scores:
+            fw, w = self._weights[rid]
+            evidence.setdefault(fw, []).append(w)
+        s = self.kb.settings
+        return choose(rank(score_all(evidence)), s.min_confidence, s.min_lead)
 
     def recommend(self, answers: Answers, *, with_changes: bool = True,
                   excluded: frozenset[str] | set[str] = frozenset()) -> dict:

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from knowledge.models import FRAMEWORK_NAMES, Addon, KnowledgeBase, Rule
 from rules.engine import Firing
-from rules.scoring import Score, rank, score_all
+from rules.scoring import Score, choose, rank, score_all
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,7 @@ class Evaluation:
     @cached_property
     def recommendation(self) -> str | None:
         """The top framework, or None when its confidence or its lead is below the thresholds."""
-        top, second = self.ranking[0], self.ranking[1]
-        if top.confidence < self.settings_min_confidence:
-            return None
-        if top.confidence - second.confidence < self.settings_min_lead:
-            return None
-        return top.framework
+        return choose(self.ranking, self.settings_min_confidence, self.settings_min_lead)
 
     def source(self, claims: list[str]) -> str:
         """The citation of the first claim a rule rests on."""

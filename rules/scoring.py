@@ -70,6 +70,15 @@ def rank(scores: dict[str, Score]) -> list[Score]:
     return sorted(scores.values(), key=lambda s: (-round(s.cf, 9), FRAMEWORKS.index(s.framework)))
 
 
+def choose(ranking: list[Score], min_confidence: float, min_lead: float) -> str | None:
+    """The recommendation from a ranking: the top framework, or None when its confidence or its
+    lead over the second is below the thresholds."""
+    top, second = ranking[0], ranking[1]
+    if top.confidence < min_confidence or top.confidence - second.confidence < min_lead:
+        return None
+    return top.framework
+
+
 def beats(a: str, cf_a: float, b: str, cf_b: float) -> bool:
     """Whether framework a with cf_a ranks above b with cf_b (the same order as `rank`)."""
     ra, rb = round(cf_a, 9), round(cf_b, 9)

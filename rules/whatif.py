@@ -80,11 +80,15 @@ class Stability:
                 self.by_question.setdefault(q, []).append(self.rules[rid])
         s = kb.settings
         self.min_confidence, self.min_lead = s.min_confidence, s.min_lead
+        # Per question: the ids of the rules that depend on it, and their weights per framework and sign.
+        self.dependent_ids = {q: frozenset(r.id for r in rs) for q, rs in self.by_question.items()}
+        self.extra = {q: {(fw, sign): [r.weight for r in rs if r.framework == fw and r.weight * sign > 0]  # type: ignore
+                          for fw in FRAMEWORKS for sign in (1, -1)} for q, rs in self.by_question.items()}
 
     def stable(self, question: str, fired: set[str], current: str | None) -> bool:
         """True when no value of `question` can change the recommendation `current`."""
-        dependent = self.by_question.get(question, [])
-        dep_ids = {r.id for r in dependent}
+        dep_ids = self.dependent_ids.get(question, frozenset())
+        extra = self.extra.get(question, {})
         base: dict[tuple[str, int], list[float]] = {}
         for rid in fired:
             r = self.rules.get(rid)
@@ -94,10 +98,8 @@ class Stability:
         hi: dict[str, float] = {}
         for fw in FRAMEWORKS:
             pos, neg = base.get((fw, 1), []), base.get((fw, -1), [])
-            extra_pos = [r.weight for r in dependent if r.framework == fw and r.weight > 0]  # type: ignore
-            extra_neg = [r.weight for r in dependent if r.framework == fw and r.weight < 0]  # type: ignore
-            lo[fw] = certainty(combine(pos), combine(neg + extra_neg))
-            hi[fw] = certainty(combine(pos + extra_pos), combine(neg))
+            lo[fw] = certainty(combine(pos), combine(neg + extra.get((fw, -1), [])))
+            hi[fw] = certainty(combine(pos + extra.get((fw, 1), [])), combine(neg))
         conf = lambda cf: (1.0 + cf) / 2.0  # noqa: E731
         if current is None:
             return all(conf(hi[fw]) < self.min_confidence - _EPS for fw in FRAMEWORKS)
