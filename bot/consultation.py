@@ -310,11 +310,14 @@ class Consultations:
             return [Reply(kind="clarify", text="Usage: `set question=value`, e.g. `set team_size=30`. Questions: "
                                                + ", ".join(sorted(ids)))]
         q = self.kb.question(cmd.question)
-        parsed = parsing.parse_answer(q, cmd.value)
-        value = cmd.value if cmd.value in q.allowed else parsed.value
-        if value is None:
-            return [Reply(kind="clarify", text=parsed.message or f"{q.id} accepts {explain.options_text(q)}.",
-                          question=q.id)]
+        if cmd.value in q.allowed:  # a canonical value as it stands: nothing to parse
+            value: object = cmd.value
+        else:
+            parsed = parsing.parse_answer(q, cmd.value)
+            value = parsed.value
+            if value is None:
+                return [Reply(kind="clarify", text=parsed.message or f"{q.id} accepts {explain.options_text(q)}.",
+                              question=q.id)]
         return self.answer(st.consultation.team_id, st.consultation.id, user, q.id, value,
                            raw_text=f"set {cmd.question}={cmd.value}", event_id=event_id, before=st)
 

@@ -230,7 +230,42 @@ class _Match:
         )
 
 
-def _lexicon(question: Question, generic: bool) -> list[tuple[tuple[str, ...], str]]:
+class _Lexicon:
+    """(phrase, value) pairs indexed by first token: built once per question, used for every answer."""
+
+    __slots__ = ("by_first", "longest")
+
+    def __init__(self, pairs: Sequence[tuple[tuple[str, ...], str]]):
+        self.by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase, value in pairs:
+            self.by_first.setdefault(phrase[0], []).append((phrase, value))
+        self.longest = max((len(p) for p, _ in pairs), default=1)
+
+
+# Question object -> (that object, its lexicon): keyed by identity (questions hold lists, so they do
+# not hash), and the object is kept so its id cannot be reused by another question.
+_LEXICONS: dict[tuple[int, bool], tuple[Question, _Lexicon]] = {}
+
+
+def _lexicon(question: Question, generic: bool) -> _Lexicon:
+    """The indexed lexicon of a question (cached per question object)."""
+    hit = _LEXICONS.get((id(question), generic))
+    if hit is not None and hit[0] is question:
+        return hit[1]
+    if len(_LEXICONS) > 1024:  # knowledge bases are few; this only bounds a long test run
+        _LEXICONS.clear()
+    lexicon = _Lexicon(_pairs(question, generic))
+    _LEXICONS[(id(question), generic)] = (question, lexicon)
+    return lexicon
+
+
+@lru_cache(maxsize=4)
+def _word_lexicon(words: tuple[str, ...], value: str) -> _Lexicon:
+    """A lexicon of fixed words (the hedges), built once."""
+    return _Lexicon([(_phrase(s), value) for s in words])
+
+
+def _pairs(question: Question, generic: bool) -> list[tuple[tuple[str, ...], str]]:
     """(phrase, value) pairs for a question: synonyms, labels, value ids and generic words."""
     pairs: list[tuple[tuple[str, ...], str]] = []
     for v in question.values:
@@ -249,12 +284,9 @@ def _lexicon(question: Question, generic: bool) -> list[tuple[tuple[str, ...], s
     return pairs
 
 
-def _find(clauses: list[list[str]], lexicon: Sequence[tuple[tuple[str, ...], str]]) -> list[_Match]:
+def _find(clauses: list[list[str]], lexicon: _Lexicon) -> list[_Match]:
     """Every occurrence of every phrase; shorter matches inside longer ones are dropped."""
-    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-    for phrase, value in lexicon:
-        by_first.setdefault(phrase[0], []).append((phrase, value))
-    longest = max((len(p) for p, _ in lexicon), default=1)
+    by_first, longest = lexicon.by_first, lexicon.longest
     found: list[_Match] = []
     by_start: dict[tuple[int, int], list[_Match]] = {}
     for ci, tokens in enumerate(clauses):
@@ -588,7 +620,7 @@ def _parse_integer(question: Question, text: str) -> Parsed:
     """Parse a count in digits or words and check it against the question's range."""
     lo, hi = question.min, question.max
     expected = f"{_expected(question)} {SKIP_HINT}"
-    if _find(_clauses(text), [(_phrase(s), _UNSURE_VALUE) for s in UNSURE]):
+    if _find(_clauses(text), _word_lexicon(tuple(UNSURE), _UNSURE_VALUE)):
         return _fail(f"No problem if you're not sure: type skip, or give your best guess as a whole number "
                      f"from {lo} to {hi}.")
     try:
@@ -789,8 +821,7 @@ def _named_question(questions: list[Question], name: str) -> Question | None:
 def _confident(questions: list[Question], text: str, need_people: bool) -> tuple[str, str | int] | None:
     """The single (question, value) the text states with confidence, else None."""
     clauses = _clauses(text)
-    hedges = [(_phrase(s), _UNSURE_VALUE) for s in (*UNSURE, *WEAK_UNSURE)]
-    if _find(clauses, hedges):
+    if _find(clauses, _word_lexicon((*UNSURE, *WEAK_UNSURE), _UNSURE_VALUE)):
         return None
     words = {tok for clause in clauses for tok in clause}
     hits: list[tuple[str, str | int]] = []

@@ -320,8 +320,10 @@ class Store:
             "SELECT a.seq, a.kind, a.question, a.value, a.raw_text, a.user_id, a.event_id, a.created_at"
             " FROM answers a JOIN consultations c ON c.id = a.consultation_id"
             f" WHERE c.team_id = ? AND a.consultation_id = ? {tail}", params).fetchall()
-        return [LogEntry(seq=r[0], kind=r[1], question=r[2], value=None if r[3] is None else json.loads(r[3]),
-                         raw_text=r[4], user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
+        # Rows this module wrote through validated models: constructed without validating them again.
+        return [LogEntry.model_construct(seq=r[0], kind=r[1], question=r[2],
+                                         value=None if r[3] is None else json.loads(r[3]), raw_text=r[4],
+                                         user_id=r[5], event_id=r[6], created_at=r[7]) for r in rows]
 
     def decision_by_event(self, team_id: str, event_id: str) -> Decision | None:
         """The decision a delivery recorded in this team, if any."""
