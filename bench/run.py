@@ -515,7 +515,8 @@ def section_threads(ctx: dict, procs: int = 1) -> dict:
             stop(s)
     rows = ctx["rows"]
     rows.append(row(f"{label}: answers/s achieved (offered {rate}/s x {secs}s)", res["achieved_rate"], rate,
-                    target=f">= {rate}/s", met=res["achieved_rate"] >= 0.98 * rate))
+                    # 2% below the offered rate still counts: the span ends at the last ack, not the last send.
+                    target=f">= {0.98 * rate:g}/s", met=res["achieved_rate"] >= 0.98 * rate))
     rows.append(row(f"{label}: events not sent (clients > 50% behind schedule)", res["events_not_sent"],
                     res["events_offered"]))
     rows.append(row(f"{label}: event-to-ack p99 (ms) [base: Slack's 3 s limit]", res["ack"]["p99_ms"], 3000.0,
