@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import itertools
 import json
 import logging
@@ -359,7 +360,7 @@ class FakeSlackWebAPI:
         if len(blocks) > limit:
             raise SlackError("invalid_blocks", [f"[ERROR] no more than {limit} items allowed [json-pointer:/blocks]"])
         for index, block in enumerate(blocks):
-            problem = _block_problem(block)
+            problem = _cached_block_problem(json.dumps(block, sort_keys=True))
             if problem:
                 raise SlackError("invalid_blocks", [f"[ERROR] {problem} [json-pointer:/blocks/{index}]"])
         return blocks
@@ -676,6 +677,13 @@ class FakeSlackWebAPI:
         return {"ok": True}
 
 
+@functools.lru_cache(maxsize=4096)
+def _cached_block_problem(block_json: str) -> str | None:
+    """`_block_problem` per distinct block: many blocks repeat (a question, its context line, a
+    header), and parsing them through slack_sdk's models is most of this fake's CPU under load."""
+    return _block_problem(json.loads(block_json))
+
+
 def _block_problem(block: dict[str, Any]) -> str | None:
     """Why slack_sdk's models cannot take this block, or None if they can."""
     try:
@@ -722,6 +730,9 @@ _METHODS = {
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeSlackWebAPI  # set on the per-server subclass
     protocol_version = "HTTP/1.1"
+    # Buffered: the status line, headers and body leave in one write (flushed after each request),
+    # not one small write each, as Slack's servers would send them.
+    wbufsize = 64 * 1024
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s " + format, self.address_string(), *args)
