@@ -19,7 +19,7 @@ from rules.answers import Answers, validate_answers
 from rules.compile import answer_patterns, caveat_id, compile_rules, matches, partition
 from rules.engine import Firing, Ruleset, unique_name
 from rules.evaluation import Evaluation
-from rules.scoring import choose, rank, score_all
+from rules.scoring import choose, rank, scores_of
 from rules.selection import Selection, Selector
 from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
 
@@ -199,12 +199,8 @@ class Advisor:
     def _recommendation(self, fired_scores: frozenset[str]) -> str | None:
         """The recommendation when exactly these score rules fired: what `Evaluation.recommendation`
         computes (the same scoring functions), without building an Evaluation."""
-        evidence: dict[str, list[float]] = {}
-        for rid in fired_scores:
-            fw, w = self._weights[rid]
-            evidence.setdefault(fw, []).append(w)
         s = self.kb.settings
-        return choose(rank(score_all(evidence)), s.min_confidence, s.min_lead)
+        return choose(rank(scores_of(self._weights[rid] for rid in fired_scores)), s.min_confidence, s.min_lead)
 
     def recommend(self, answers: Answers, *, with_changes: bool = True,
                   excluded: frozenset[str] | set[str] = frozenset()) -> dict:

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from knowledge.models import FRAMEWORK_NAMES, Addon, KnowledgeBase, Rule
 from rules.engine import Firing
-from rules.scoring import Score, choose, rank, score_all
+from rules.scoring import Score, choose, rank, scores_of
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,8 @@ class Evaluation:
     @cached_property
     def scores(self) -> dict[str, Score]:
         """Framework -> combined evidence."""
-        evidence: dict[str, list[float]] = {}
-        for rid in self.fired:
-            rule = self.rules.get(rid)
-            if rule is not None and rule.kind == "score":
-                evidence.setdefault(rule.framework, []).append(rule.weight)  # type: ignore[arg-type]
-        return score_all(evidence)
+        rules = (self.rules.get(rid) for rid in self.fired)
+        return scores_of((r.framework, r.weight) for r in rules if r is not None and r.kind == "score")  # type: ignore
 
     @cached_property
     def ranking(self) -> list[Score]:

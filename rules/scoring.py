@@ -64,6 +64,14 @@ def score_all(evidence: dict[str, list[float]]) -> dict[str, Score]:
     return scores
 
 
+def scores_of(weights: Iterable[tuple[str, float]]) -> dict[str, Score]:
+    """Scores for every framework from (framework, signed weight) pairs of fired score rules."""
+    evidence: dict[str, list[float]] = {}
+    for fw, w in weights:
+        evidence.setdefault(fw, []).append(w)
+    return score_all(evidence)
+
+
 def rank(scores: dict[str, Score]) -> list[Score]:
     """Best first; ties (to 1e-9) break in the order django, flask, node."""
     return sorted(scores.values(), key=lambda s: (-round(s.cf, 9), FRAMEWORKS.index(s.framework)))
