@@ -24,6 +24,7 @@ from bot.consultation import Consultations
 from bot.slack import actions, commands, events
 from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
+from bot.slack.keepalive import KeepAliveWebClient
 from bot.slack.outbox import OutboxWorker
 from bot.store import Store
 
@@ -47,8 +48,11 @@ class NotSentRetryHandler(ConnectionErrorRetryHandler):
 
 
 def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
-    """A Web API client for our base URL with slack_sdk's retry handlers (429s, connections never made)."""
-    return WebClient(token=token, base_url=cfg.api_url, timeout=10, retry_handlers=[
+    """A Web API client for our base URL with slack_sdk's retry handlers (429s, connections never made).
+
+    It keeps its connections open between calls (see `keepalive`).
+    """
+    return KeepAliveWebClient(token=token, base_url=cfg.api_url, timeout=10, retry_handlers=[
         RateLimitErrorRetryHandler(max_retry_count=3), NotSentRetryHandler(max_retry_count=2)])
 
 
