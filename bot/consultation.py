@@ -149,9 +149,15 @@ class Consultations:
     # -- starting --------------------------------------------------------------------------------
     def start(self, team_id: str, channel: str, thread_ts: str, user: str, topic: str = "") -> tuple[Consultation,
                                                                                                        Reply]:
-        """Open a consultation and return it with its first question."""
-        c = self.store.create_consultation(team_id, channel, thread_ts, user, topic.strip()[:200],
-                                           self.advisor.version)
+        """Open a consultation and return it with its first question.
+
+        A thread holds one consultation: starting again on a thread that has one (a start retried
+        after a crash) returns that one, with the question it is at.
+        """
+        c = self.store.consultation_by_thread(team_id, channel, thread_ts)
+        if c is None:
+            c = self.store.create_consultation(team_id, channel, thread_ts, user, topic.strip()[:200],
+                                               self.advisor.version)
         return c, self.next_reply(self.state(team_id, c.id))
 
     # -- re-deliveries ------------------------------------------------------------------------

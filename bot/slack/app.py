@@ -112,6 +112,7 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
     client_for = client_lookup(cfg, installation_store, app.client)
     worker = OutboxWorker(store, client_for, channel_interval=channel_interval)
     ctx = SlackContext(store=store, service=service, cfg=cfg, worker=worker)
+    worker.jobs = commands.jobs(ctx)
 
     @app.error
     def on_error(error, body) -> None:  # never a stack trace in Slack; log it without the payload

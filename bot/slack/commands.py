@@ -2,8 +2,10 @@
 
 Every subcommand but `start` is answered in the acknowledgement itself (an ephemeral response
 computed from SQLite and the engine in milliseconds, no Web API call). `start` acknowledges
-at once and does its Web API work (join, root message, first question) in a lazy listener
-after the ack, so a slow Slack API can never make the command time out.
+at once and queues its Web API work (join, root message, consultation, first question) as an
+outbox job, which the outbox sender runs: a slow Slack API can never make the command time out,
+the work survives a restart of `serve`, and it does not compete with the next request's
+acknowledgement for `serve`'s interpreter (bench, section ack).
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import shlex
 import time
 
 from slack_bolt import App
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.render import blocks, explain, madr
 from bot.render.blocks import escape
 from bot.slack.context import SlackContext
+from bot.slack.outbox import JOB_PREFIX, METADATA_EVENT, already_posted
 from knowledge.models import FRAMEWORK_NAMES, FRAMEWORKS
 
 log = logging.getLogger("framework_advisor.commands")
@@ -38,37 +43,46 @@ USAGE = """*Framework Advisor* helps your team choose Django, Flask or Node.js, 
 USAGES = {"show": "Usage: `/framework show N`", "export": "Usage: `/framework export N`",
           "whatif": "Usage: `/framework whatif N question=value`"}
 
+START_JOB = f"{JOB_PREFIX}start"
+# What the start job needs from the slash command payload.
+START_FIELDS = ("team_id", "channel_id", "user_id", "text", "response_url")
+SORRY = "Sorry, I could not start the consultation; nothing was recorded. Please try again."
+
 INVITE = ("I can only follow threads in channels I belong to, and I can't join this one myself. "
           "Invite me with `/invite @Framework Advisor` (or add the app in the channel's settings), "
           "then run `/framework start` again.")
 
 
 def register(app: App, ctx: SlackContext) -> None:
-    """Attach the /framework listeners: `start` acks at once and works after; the rest answer in the ack.
+    """Attach the /framework listeners: `start` acks at once and queues its work; the rest answer in the ack.
 
-    `start` hands its work to the context's executor rather than a bolt lazy listener: a lazy
-    listener deep-copies the whole request and spawns work for every /framework command, which
-    showed in the ack latency of every subcommand (see bench/).
+    The start job is queued after the response is written (the context's `submit`): queued before
+    it, the insert could wait for the sender process's write lock and hold up the ack (measured,
+    bench section ack). Not a bolt lazy listener either: that deep-copies the whole request and
+    spawns work for every /framework command, which showed in the ack latency of every subcommand.
     """
 
     def is_start(command) -> bool:
         return split(command.get("text") or "")[0] in ("", "start")
 
-    def ack_start(ack, command, client, respond) -> None:
+    def ack_start(ack, command, respond) -> None:
         started = time.perf_counter()
         ack()
         metrics.ACKS.labels(kind="command").inc()
-        ctx.submit(start_work, command, client, respond)
+        ctx.submit(queue_start, command, respond)
         log.info("command acknowledged", extra={"team": command.get("team_id"), "channel": command.get("channel_id"),
                                                 "kind": "start", "latency_ms": _ms(started)})
 
-    def start_work(command, client, respond) -> None:
+    def queue_start(command, respond) -> None:
         try:
-            start(ctx, client, respond, command, split(command.get("text") or "")[1])
+            # No de-duplication key: Slack does not re-deliver slash commands.
+            ctx.store.outbox_enqueue(command["team_id"], command["channel_id"], START_JOB,
+                                     {"command": {k: command.get(k) for k in START_FIELDS}})
         except Exception:  # noqa: BLE001 - never a stack trace in Slack
-            log.exception("start failed")
-            respond(response_type="ephemeral", text="Sorry, I could not start the consultation; nothing was "
-                                                    "recorded. Please try again.")
+            log.exception("start could not be queued")
+            respond(response_type="ephemeral", text=SORRY)
+            return
+        ctx.wake()
 
     def ack_framework(ack, command) -> None:
         started = time.perf_counter()
@@ -102,8 +116,30 @@ def split(text: str) -> tuple[str, str]:
     return head.lower(), rest.strip()
 
 
-def start(ctx: SlackContext, client, respond, command: dict, topic: str) -> None:
-    """Join if needed, post the root message, open the consultation, queue the first question."""
+def jobs(ctx: SlackContext) -> dict:
+    """The outbox jobs of this module, for `OutboxWorker(jobs=...)`: the start of a consultation."""
+
+    def run_start(client: WebClient, row: dict) -> None:
+        command = row["payload"]["command"]
+        respond = Respond(response_url=command.get("response_url"))
+        try:
+            start(ctx, client, respond, command, split(command.get("text") or "")[1], row=row)
+        except Exception:  # noqa: BLE001 - never a stack trace in Slack
+            log.exception("start failed")
+            try:
+                respond(response_type="ephemeral", text=SORRY)
+            except Exception:  # noqa: BLE001 - the response_url may have expired: nothing more to do
+                log.warning("could not tell the user that start failed")
+
+    return {START_JOB: run_start}
+
+
+def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row: dict | None = None) -> None:
+    """Join if needed, post the root message, open the consultation, queue the first question.
+
+    As an outbox job (`row`), the root message carries the row's id, so a job run again after a
+    crash finds the root it posted and the consultation it opened instead of doubling them.
+    """
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
     if channel.startswith("C"):
         try:
@@ -114,9 +150,13 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str) -> None
             return
     topic = topic.strip()[:200]  # what the store keeps; the root message says the same
     title = f": {escape(topic)}" if topic else ""
+    text = f"Framework consultation started by <@{user}>{title}"
     try:
-        root = client.chat_postMessage(channel=channel, text=f"Framework consultation started by <@{user}>{title}",
-                                       unfurl_links=False)
+        root_ts = already_posted(client, row) if row is not None and row["attempts"] >= 1 else None
+        if root_ts is None:
+            meta = {"metadata": {"event_type": METADATA_EVENT,
+                                 "event_payload": {"outbox_id": row["id"]}}} if row else {}
+            root_ts = client.chat_postMessage(channel=channel, text=text, unfurl_links=False, **meta)["ts"]
     except SlackApiError as e:
         error = e.response.get("error")
         if error in ("not_in_channel", "channel_not_found", "method_not_supported_for_channel_type"):
@@ -125,10 +165,10 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str) -> None
             respond(response_type="ephemeral", text=f"Slack refused the message ({escape(str(error))}); nothing "
                                                     "was started.")
         return
-    c, reply = ctx.service.start(team, channel, root["ts"], user, topic)
+    c, reply = ctx.service.start(team, channel, root_ts, user, topic)
     metrics.CONSULTATIONS_STARTED.inc()
     log.info("consultation started", extra={"team": team, "channel": channel, "consultation": c.id})
-    ctx.send(team, channel, root["ts"], [reply], key=f"start:{c.id}")
+    ctx.send(team, channel, root_ts, [reply], key=f"start:{c.id}")
 
 
 def _number(rest: str, usage: str) -> tuple[int | None, str]:

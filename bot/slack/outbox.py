@@ -10,6 +10,10 @@ then sent by this worker:
   queued, never dropped; each channel's messages keep their order.
 Rows are leased, so several processes, and several sender threads in one process, share one
 outbox: a channel with a leased row is skipped by every other sender until that row is done.
+
+A row whose method starts with `job:` is not a Web API call but work that makes several (the
+`/framework start` sequence: join, root message, first question). It runs here, in the sender,
+and not in the process that acknowledges Slack's requests (see `commands.jobs`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bot.store import Store
 log = logging.getLogger("framework_advisor.outbox")
 
 METADATA_EVENT = "framework_advisor_reply"
+JOB_PREFIX = "job:"
 LEASE_S = 30.0
 MAX_ATTEMPTS = 12
 CLAIM = 8
@@ -46,9 +51,12 @@ class OutboxWorker:
     """
 
     def __init__(self, store: Store, client_for: Callable[[str], WebClient | None], *,
-                 channel_interval: float = 1.0, poll_interval: float = 0.2, senders: int = 4):
+                 channel_interval: float = 1.0, poll_interval: float = 0.2, senders: int = 4,
+                 jobs: dict[str, Callable[[WebClient, dict], None]] | None = None):
         self.store = store
         self.client_for = client_for
+        # `job:` method -> handler(client, row); a handler reports its own failures to the user.
+        self.jobs = jobs or {}
         self.channel_interval = channel_interval
         self.poll_interval = poll_interval
         self.senders = senders
@@ -133,9 +141,11 @@ class OutboxWorker:
             self.store.outbox_fail(row["id"], "no token for this workspace")
             return None
         method, payload = row["method"], dict(row["payload"])
+        if method.startswith(JOB_PREFIX):
+            return self._job(client, row)
         try:
             if method == "chat.postMessage":
-                ts = self._post(client, row, payload)
+                ts = post_once(client, row, payload)
             elif method == "chat.update":
                 ref = self.store.outbox_row(payload.pop("ref"))
                 if ref is None or ref["status"] == "failed":
@@ -163,33 +173,18 @@ class OutboxWorker:
                                  "status": "ok"})
         return row["id"], ts
 
-    def _post(self, client: WebClient, row: dict, payload: dict) -> str | None:
-        # `attempts` is the count before this claim: any earlier try (a 5xx, a timeout, a reset, a
-        # crash while leased) may have landed, so look for the message first.
-        if row["attempts"] >= 1:
-            found = self._already_posted(client, row)
-            if found:
-                return found
-        payload["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}}
-        resp = client.chat_postMessage(channel=row["channel"], thread_ts=row["thread_ts"], **payload)
-        return resp.get("ts")
-
-    def _already_posted(self, client: WebClient, row: dict) -> str | None:
-        """The ts of this row's message if an earlier try did land (found by its metadata)."""
-        try:
-            if row["thread_ts"]:
-                resp = client.conversations_replies(channel=row["channel"], ts=row["thread_ts"],
-                                                    include_all_metadata=True, limit=200)
-            else:
-                resp = client.conversations_history(channel=row["channel"], include_all_metadata=True, limit=100)
-        except Exception:  # noqa: BLE001 - if we cannot check, posting again is the lesser harm
+    def _job(self, client: WebClient, row: dict) -> tuple[int, str | None] | None:
+        handler = self.jobs.get(row["method"])
+        if handler is None:  # queued by a newer version than this sender: leave it for one that knows it
+            self._later(row, f"no handler for {row['method']}")
             return None
-        for m in resp.get("messages", []) or []:
-            meta = m.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get(
-                    "outbox_id") == row["id"]:
-                return m.get("ts")
-        return None
+        try:
+            handler(client, row)
+        except Exception as e:  # noqa: BLE001 - handlers tell the user themselves; this is a bug
+            log.exception("outbox job %s failed", row["id"])
+            self.store.outbox_fail(row["id"], f"{type(e).__name__}: {e}")
+            return None
+        return row["id"], None
 
     def _failed(self, row: dict, e: SlackApiError) -> None:
         error = str(e.response.get("error", "")) if e.response is not None else ""
@@ -214,3 +209,36 @@ class OutboxWorker:
         metrics.SLACK_RETRIES.labels(method=row["method"]).inc()
         delay = min(30.0, 0.5 * 2 ** (row["attempts"] - 1))
         self.store.outbox_retry(row["id"], time.time() + delay, error)
+
+
+def post_once(client: WebClient, row: dict, payload: dict) -> str | None:
+    """chat.postMessage for an outbox row, tagged with its id; on a retry, first look for an earlier landing.
+
+    `row["attempts"]` is the count before this claim: any earlier try (a 5xx, a timeout, a reset,
+    a crash while leased) may have landed. Returns the message ts.
+    """
+    if row["attempts"] >= 1:
+        found = already_posted(client, row)
+        if found:
+            return found
+    payload["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}}
+    resp = client.chat_postMessage(channel=row["channel"], thread_ts=row["thread_ts"], **payload)
+    return resp.get("ts")
+
+
+def already_posted(client: WebClient, row: dict) -> str | None:
+    """The ts of this row's message if an earlier try did land (found by its metadata)."""
+    try:
+        if row["thread_ts"]:
+            resp = client.conversations_replies(channel=row["channel"], ts=row["thread_ts"],
+                                                include_all_metadata=True, limit=200)
+        else:
+            resp = client.conversations_history(channel=row["channel"], include_all_metadata=True, limit=100)
+    except Exception:  # noqa: BLE001 - if we cannot check, posting again is the lesser harm
+        return None
+    for m in resp.get("messages", []) or []:
+        meta = m.get("metadata") or {}
+        if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get(
+                "outbox_id") == row["id"]:
+            return m.get("ts")
+    return None

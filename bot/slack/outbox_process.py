@@ -4,7 +4,8 @@ One Python process runs one thread at a time. With the senders inside `serve`, e
 competes with the next request's acknowledgement for the interpreter; under load each slows the
 other (bench, section threads). So `serve` starts this process and tells it through its stdin
 that replies were queued (a byte per wake). The database stays the only channel for the replies
-themselves, and its leases already let several senders share the outbox.
+themselves, and its leases already let several senders share the outbox. The outbox's jobs (the
+Slack work of `/framework start`) run here too, for the same reason.
 
 - If this process dies, `serve` logs it and starts another (queued replies wait in SQLite).
 - If `serve` goes away, even killed, this process reads end-of-file on stdin and stops.
@@ -23,6 +24,7 @@ import time
 log = logging.getLogger("framework_advisor.outbox")
 
 RESTART_DELAY_S = 1.0
+NICE = 10
 
 
 class OutboxProcess:
@@ -89,13 +91,18 @@ class OutboxProcess:
 def main() -> None:
     """The sender process: the configuration from the environment, wakes on stdin until it closes."""
     from bot import logs
-    from bot.slack import config
+    from bot.consultation import Consultations
+    from bot.slack import commands, config
     from bot.slack.app import client_lookup
+    from bot.slack.context import SlackContext
     from bot.slack.outbox import OutboxWorker
     from bot.store import Store
 
     cfg = config.from_env()
     logs.setup(cfg.secrets())
+    # Below serve in the CPU scheduler's order: serve acknowledges Slack within 3 s, while a reply
+    # can wait a few milliseconds. On a busy machine serve's requests then pre-empt the senders.
+    os.nice(NICE)
     store = Store(os.environ["FRAMEWORK_ADVISOR_DB"])
     installation_store = None
     if cfg.mode == "oauth":
@@ -103,6 +110,8 @@ def main() -> None:
 
         installation_store = SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
     worker = OutboxWorker(store, client_lookup(cfg, installation_store))
+    # The jobs (starting a consultation) open consultations and queue replies, as `serve` would.
+    worker.jobs = commands.jobs(SlackContext(store=store, service=Consultations(store), cfg=cfg, worker=worker))
     signal.signal(signal.SIGTERM, lambda signum, frame: os.close(0))  # ends the read loop below
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches serve, which stops us
     worker.start()

@@ -11,7 +11,9 @@ from tests.reliability.helpers import (
     Fake,
     ServeProcess,
     posts,
+    query,
     send_answer,
+    send_command,
     start_consultation,
     wait_drained,
     wait_until,
@@ -61,6 +63,29 @@ def test_a_killed_sender_process_is_replaced_and_the_reply_still_arrives(tmp_pat
             server.kill()  # no shutdown code runs in serve
         # Its stdin closes with serve: the sender process stops by itself.
         wait_until(lambda: _gone(second), 15, "the outbox process to stop after serve was killed")
+
+
+def test_a_start_acknowledged_while_no_sender_runs_is_carried_out_by_the_next(tmp_path) -> None:
+    """The start's Slack work is an outbox job: acknowledged by serve, done by the sender process."""
+    with Fake() as fake:
+        server = ServeProcess(str(tmp_path / "o.db"), fake.url, str(tmp_path / "serve.log")).start()
+        try:
+            [first] = wait_until(lambda: _outbox_children(server.proc.pid), 10, "the outbox process")
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: _gone(first), 10, "the outbox process to die")
+            assert send_command(server.url, fake, "start durable", "C0DURABLE", "U0DURABLE") == 200
+            assert posts(fake, "C0DURABLE") == []  # serve itself posts nothing
+            wait_until(lambda: [p for p in _outbox_children(server.proc.pid) if p != first], 15,
+                       "a new outbox process")
+            root = wait_until(lambda: posts(fake, "C0DURABLE"), 30, "the root message")[0]
+            assert root.params["text"] == "Framework consultation started by <@U0DURABLE>: durable"
+            [(job_id,)] = query(server.db, "SELECT id FROM outbox WHERE method = 'job:start' AND channel = 'C0DURABLE'")
+            assert root.param("metadata")["event_payload"]["outbox_id"] == job_id  # posted by the job
+            wait_until(lambda: posts(fake, "C0DURABLE", root.response["ts"]), 30, "the first question")
+            wait_drained(server.db, timeout=30)
+            assert len(posts(fake, "C0DURABLE")) == 2  # one root, one first question
+        finally:
+            server.stop()
 
 
 def test_serve_stops_its_sender_process_on_sigterm(tmp_path) -> None:
