@@ -1,6 +1,7 @@
 """The ack-latency baseline: a bare bolt App whose `/framework` handler only acks.
 
-Served exactly like `framework-advisor serve` serves ours: waitress (8 threads) through bolt's WSGI
+Served exactly like `framework-advisor serve` serves ours: waitress with serve's request threads and
+interpreter switch interval (bot.slack.server.THREADS, SWITCH_INTERVAL_S) through bolt's WSGI
 SlackRequestHandler, with the same client (token + SLACK_API_URL) so bolt's auth.test happens the same
 way. `--mode before` is bolt's fastest mode (process_before_response=True, ours); `--mode default` is
 bolt's default (the ack is awaited by polling every 10 ms).
@@ -12,12 +13,15 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from waitress.server import create_server
+
+from bot.slack.server import SWITCH_INTERVAL_S, THREADS
 
 
 def main() -> None:
@@ -42,7 +46,8 @@ def main() -> None:
             return [body]
         return handler(environ, start_response)
 
-    server = create_server(wsgi, host="127.0.0.1", port=args.port, threads=8, ident="baseline")
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    server = create_server(wsgi, host="127.0.0.1", port=args.port, threads=THREADS, ident="baseline")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())

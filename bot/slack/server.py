@@ -118,7 +118,9 @@ def _readable(body: bytes, content_type: str) -> bool:
         text = body.decode("utf-8")
         if "application/json" in content_type:
             return isinstance(json.loads(text), dict)
-        form = urllib.parse.parse_qs(text, strict_parsing=bool(text))
+        if not (text.startswith("payload=") or "&payload=" in text):
+            return True  # a slash command: bolt's form parsing takes anything (and there is no JSON in it)
+        form = urllib.parse.parse_qs(text, strict_parsing=True)
         if "payload" in form:
             return isinstance(json.loads(form["payload"][0]), dict)
         return True

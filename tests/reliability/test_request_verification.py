@@ -140,7 +140,8 @@ def test_an_answer_over_4000_characters_gets_a_polite_reply_and_is_not_stored(bo
 MALFORMED = [(b'{"type": "event_callback"', "application/json"), (b"[1, 2]", "application/json"),
              (b'"text"', "application/json"), (b"\xff\xfe", "application/json"),
              (b"payload=%7Bnot+json", "application/x-www-form-urlencoded"),
-             (b"payload=%5B1%5D", "application/x-www-form-urlencoded")]
+             (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
+             (b"%%%&&==not a form", "application/x-www-form-urlencoded")]
 
 
 @pytest.mark.parametrize("body,content_type", MALFORMED, ids=[b[:12].decode("latin-1") for b, _ in MALFORMED])
