@@ -72,7 +72,9 @@ def register(app: App, ctx: SlackContext) -> None:
             ack()
             metrics.ACKS.labels(kind="command").inc()
             ctx.submit(queue_start, command, context.respond)
-            log.info("command acknowledged", extra={"team": command.get("team_id"),
+            # Per-request lines are debug: at info, writing one cost a measurable share of every
+            # ack (bench, section ack); /metrics counts acks and their latency.
+            log.debug("command acknowledged", extra={"team": command.get("team_id"),
                                                     "channel": command.get("channel_id"), "kind": "start",
                                                     "latency_ms": _ms(started)})
             return
@@ -85,7 +87,7 @@ def register(app: App, ctx: SlackContext) -> None:
         ack(response_type="ephemeral", text=text[:39000],
             blocks=None if "```" in text else blocks.text_reply_blocks(text))
         metrics.ACKS.labels(kind="command").inc()
-        log.info("command answered", extra={"team": command.get("team_id"), "channel": command.get("channel_id"),
+        log.debug("command answered", extra={"team": command.get("team_id"), "channel": command.get("channel_id"),
                                             "kind": sub, "latency_ms": _ms(started)})
 
     def queue_start(command, respond) -> None:

@@ -68,7 +68,8 @@ def register(app: App, ctx: SlackContext) -> None:
         if any(r.kind == "decision" for r in replies):
             metrics.DECISIONS.inc()
         ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
-        log.info("thread message handled", extra={
+        # Debug, as every per-request line (see commands.py); /metrics has the counts.
+        log.debug("thread message handled", extra={
             "team": team, "channel": channel, "consultation": c.id, "event_id": event_id,
             "kind": ",".join(r.kind for r in replies) or "none",
             "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
