@@ -6,10 +6,13 @@ knowledge check that finds broken references).
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -349,12 +352,26 @@ def forget(user: str, db: str | None, team: str) -> None:
     click.echo(f"removed {user} from {n} record(s) of team {team}")
 
 
+def _metrics_across_processes() -> None:
+    """Give `serve` and its outbox process one metrics directory (see `bot.metrics`).
+
+    A fresh private directory per run, removed at exit, unless PROMETHEUS_MULTIPROC_DIR is set
+    (then it is the operator's, to wipe between runs as prometheus_client asks).
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "prometheus_client" in sys.modules:
+        return  # set by the operator, or too late: prometheus_client picks its mode when imported
+    path = tempfile.mkdtemp(prefix="framework-advisor-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, True)
+
+
 @cli.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
 @db_option
 def serve(host: str, port: int, db: str | None) -> None:
     """Run the Slack bot (Socket Mode or HTTP, chosen by the environment)."""
+    _metrics_across_processes()
     from bot.slack.server import serve as run_server
 
     run_server(host=host, port=port, db=db)
@@ -366,6 +383,7 @@ def run(db: str | None) -> None:
     """The main job: the Slack bot when Slack credentials are set, else a terminal consultation."""
     slack_vars = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID")
     if any(os.environ.get(v) for v in slack_vars):
+        _metrics_across_processes()
         from bot.slack.server import serve as run_server
 
         run_server(host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "3000")), db=db)

@@ -1,8 +1,18 @@
-"""Prometheus metrics (served at GET /metrics). Counters only grow; names follow Prometheus style."""
+"""Prometheus metrics (served at GET /metrics). Counters only grow; names follow Prometheus style.
+
+Under `serve`, the outbox process counts what it sends, and the consultations it starts. So
+`serve` turns on prometheus_client's multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`, set before
+anything imports prometheus_client; see `bot.cli`): every process writes its values to files
+there, and /metrics adds them up.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 REGISTRY = CollectorRegistry()
 
@@ -24,7 +34,20 @@ SLACK_ERRORS = Counter("framework_advisor_slack_api_errors_total", "Slack Web AP
 SLACK_RETRIES = Counter("framework_advisor_slack_api_retries_total", "Slack Web API calls retried later",
                         ["method"], registry=REGISTRY)
 
+# Series that exist from the start, at 0 (a labelled series otherwise appears only when first
+# counted, and in multiprocess mode so does its metric's name).
+for _kind in ("command", "event", "action"):
+    ACKS.labels(kind=_kind)
+for _method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "views.publish"):
+    REPLIES.labels(method=_method)
+
 
 def render() -> bytes:
-    """The metrics in Prometheus text format."""
+    """The metrics in Prometheus text format (of every process of this `serve`, in multiprocess mode)."""
+    if MULTIPROCESS:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
     return generate_latest(REGISTRY)

@@ -8,7 +8,7 @@ import time
 from urllib.parse import urlsplit
 
 from tests.fakes import event_body, signed_headers, slash_command_body
-from tests.slack.helpers import SECRET, TEAM, Bot, http_get, raw_post, unique
+from tests.slack.helpers import SECRET, TEAM, Bot, http_get, raw_post, unique, wait_until
 
 
 def _raw_post(bot: Bot, body: bytes, headers: dict) -> tuple[int, bytes]:
@@ -114,3 +114,18 @@ def test_healthz_and_metrics(bot: Bot) -> None:
     assert re.search(r'framework_advisor_requests_total\{route="/slack/events",status="200"\} [1-9]', text)
     assert re.search(r'framework_advisor_requests_total\{route="/healthz",status="200"\} [1-9]', text)
     assert re.search(r'framework_advisor_acks_total\{kind="command"\} [1-9]', text)
+
+
+def test_metrics_include_what_the_sender_process_counted(bot: Bot) -> None:
+    """Starting a consultation and sending its replies happen in the outbox process: /metrics still shows them."""
+    def counted(text: str, pattern: str) -> float:
+        m = re.search(pattern + r" ([0-9.e+]+)", text)
+        return float(m.group(1)) if m else 0.0
+
+    before = http_get(bot.url + "/metrics")[1].decode()
+    bot.start(unique("C0METS"), "metrics")
+    started = r"framework_advisor_consultations_started_total"
+    sent = r'framework_advisor_replies_sent_total\{method="chat.postMessage"\}'
+    after = wait_until(lambda: (t := http_get(bot.url + "/metrics")[1].decode())
+                       and counted(t, sent) > counted(before, sent) and t, what="the first question counted")
+    assert counted(after, started) == counted(before, started) + 1
