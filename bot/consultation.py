@@ -92,12 +92,20 @@ class Consultations:
         self.kb = self.advisor.kb
 
     # -- state ---------------------------------------------------------------------------------
-    def state(self, team_id: str, consultation_id: int, upto: int | None = None) -> State:
-        """Rebuild a consultation's state from the store and evaluate it (`upto`: as of that log seq)."""
+    def state(self, team_id: str, consultation_id: int, upto: int | None = None, *,
+              since: State | None = None) -> State:
+        """Rebuild a consultation's state from the store and evaluate it (`upto`: as of that log seq).
+
+        `since`: a state of the same consultation read earlier in this call; only the log entries
+        after it are read (the log is append-only).
+        """
         c = self.store.get_consultation(team_id, consultation_id)
         if c is None:
             raise StoreError("no such consultation")
-        log = self.store.log(team_id, consultation_id)
+        if since is not None and since.log:
+            log = since.log + self.store.log(team_id, consultation_id, after_seq=since.log[-1].seq)
+        else:
+            log = self.store.log(team_id, consultation_id)
         if upto is not None:
             log = [e for e in log if e.seq <= upto]
         answers, by, skipped, _ = replay(log)
@@ -248,7 +256,7 @@ class Consultations:
         if entry is None:
             # A re-delivery of an answer already stored (possibly at this very moment, by another thread).
             return self.redelivered(team_id, consultation_id, event_id) or []
-        after = self.state(team_id, consultation_id)
+        after = self.state(team_id, consultation_id, since=before)
         note = self._change_note(q, [e for e in after.log if e.seq < entry.seq], before, user, value)
         reply = self.next_reply(after, note)
         return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user})]

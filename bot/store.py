@@ -306,8 +306,10 @@ class Store:
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM answers WHERE consultation_id = ?",
                                [consultation_id]).fetchone()[0]
 
-    def log(self, team_id: str, consultation_id: int) -> list[LogEntry]:
-        """A consultation's whole log, in order."""
+    def log(self, team_id: str, consultation_id: int, after_seq: int = 0) -> list[LogEntry]:
+        """A consultation's log in order: all of it, or the entries after position `after_seq`."""
+        if after_seq:
+            return self._entries("AND a.seq > ? ORDER BY a.seq", [team_id, consultation_id, after_seq])
         return self._entries("ORDER BY a.seq", [team_id, consultation_id])
 
     def entry_by_event(self, team_id: str, consultation_id: int, event_id: str) -> LogEntry | None:

@@ -227,3 +227,14 @@ def test_close_idle(store: Store) -> None:
     closed = store.close_idle("TA", "9999")
     assert [x.id for x in closed] == [c.id]
     assert store.get_consultation("TA", c.id).status == "closed"
+
+
+def test_log_after_a_position_reads_only_the_later_entries(store: Store) -> None:
+    c = _consultation(store, "T1")
+    for v in ("web", "api", "web"):
+        store.append("T1", c.id, "answer", "U1", question="app_type", value=v)
+    full = store.log("T1", c.id)
+    assert [e.seq for e in full] == [1, 2, 3]
+    assert store.log("T1", c.id, after_seq=1) == full[1:]
+    assert store.log("T1", c.id, after_seq=3) == []
+    assert store.log("T2", c.id, after_seq=1) == []  # still team-scoped
