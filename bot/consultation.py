@@ -51,6 +51,13 @@ class State:
         return self._result
 
 
+def _in_force(st: State, question: str) -> tuple[str | int, str] | None:
+    """The answer in force for a question in a state, and who gave it (None when unanswered)."""
+    if question not in st.answers:
+        return None
+    return st.answers[question], st.answered_by.get(question, "")
+
+
 def replay(log: list[LogEntry]) -> tuple[dict, dict, set, list]:
     """Answers, who gave them, user-skipped questions and the undo stack after a log."""
     answers: dict[str, str | int] = {}
@@ -187,10 +194,12 @@ class Consultations:
             return None
         # Saved only if the first delivery died before saving it.
         saved = self.store.has_recommendation(team_id, consultation_id, entry.seq)
-        reply = self.next_reply(self.state(team_id, consultation_id, upto=entry.seq), save=not saved)
+        then = self.state(team_id, consultation_id, upto=entry.seq)
+        reply = self.next_reply(then, save=not saved)
         update: dict = {"duplicate": True}
         if entry.kind == "answer":
-            update.update(recorded_question=entry.question, recorded_value=entry.value, recorded_by=entry.user_id)
+            update.update(recorded_question=entry.question, recorded_value=entry.value, recorded_by=entry.user_id,
+                          recorded_in_force=_in_force(then, entry.question))  # type: ignore[arg-type]
         return [reply.model_copy(update=update)]
 
     # -- answers and commands ------------------------------------------------------------------
@@ -259,7 +268,8 @@ class Consultations:
         after = self.state(team_id, consultation_id, since=before)
         note = self._change_note(q, [e for e in after.log if e.seq < entry.seq], before, user, value)
         reply = self.next_reply(after, note)
-        return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user})]
+        return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user,
+                                         "recorded_in_force": _in_force(after, q.id)})]
 
     def _change_note(self, q: Question, earlier: list[LogEntry], before: State, user: str, value: object) -> str:
         # The previous value comes from the log just before this answer's own entry, so an answer

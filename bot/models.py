@@ -88,6 +88,9 @@ class Reply(BaseModel):
     recorded_question: str | None = None
     recorded_value: str | int | None = None
     recorded_by: str | None = None
+    # With recorded_question: the answer in force for it at `seq` and who gave it (None when it is
+    # unanswered there, e.g. undone meanwhile), so a channel can show it without reading the log.
+    recorded_in_force: tuple[str | int, str] | None = None
     # True when the triggering event had been handled before (a re-delivery): the reply is
     # regenerated so a reply lost to a crash can still be sent, but it must be de-duplicated.
     duplicate: bool = False

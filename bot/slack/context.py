@@ -92,12 +92,22 @@ class SlackContext:
             self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
                                       dedupe_key=f"{key}:{i}")
 
-    def _answered_edit(self, team: str, reply: Reply) -> tuple[int, dict | None]:
-        """(the log position read, the edit showing the value in force there, or None if unanswered)."""
+    def _answered_edit(self, team: str, reply: Reply, *, fresh: bool = False) -> tuple[int, dict | None]:
+        """(the log position read, the edit showing the value in force there, or None if unanswered).
+
+        `fresh`: read the log now, instead of taking what the reply says was in force at its `seq`.
+        """
+        qid = reply.recorded_question
+        if reply.seq is not None and not fresh:
+            # The consultation says what was in force at the position its reply describes.
+            if reply.recorded_in_force is None:
+                return reply.seq, None
+            value, by = reply.recorded_in_force
+            q = self.kb.question(qid)  # type: ignore[arg-type]
+            return reply.seq, blocks.answered(self.kb, q.prompt, q.id, value, by)
         log = self.store.log(team, reply.consultation_id)  # type: ignore[arg-type]
         read_at = log[-1].seq if log else 0
         answers, by, _, _ = replay(log)
-        qid = reply.recorded_question
         if qid not in answers:
             return read_at, None
         q = self.kb.question(qid)  # type: ignore[arg-type]
@@ -111,7 +121,7 @@ class SlackContext:
         read_at, payload = edit
         if self.store.last_seq(reply.consultation_id) != read_at:  # type: ignore[arg-type]
             # Another answer was stored since: the value in force is read again, inside the transaction.
-            _, payload = self._answered_edit(team, reply)
+            _, payload = self._answered_edit(team, reply, fresh=True)
         if payload is not None:
             self.store.outbox_enqueue(team, channel, "chat.update", {**payload, "ref": ref}, dedupe_key=key)
 
