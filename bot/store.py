@@ -37,6 +37,10 @@ def default_path() -> str:
     return os.environ.get("FRAMEWORK_ADVISOR_DB") or os.path.expanduser(DEFAULT_DB)
 
 
+_CONSULTATION_FIELDS = tuple(Consultation.model_fields)
+_CONSULTATION_COLUMNS = ", ".join(_CONSULTATION_FIELDS)
+
+
 def now() -> str:
     """The current UTC time, ISO 8601 with microseconds (sorts as text)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -221,13 +225,12 @@ class Store:
         return self.get_consultation(team_id, cid)
 
     def _consultation(self, where: str, params: list) -> Consultation | None:
-        row = self.db.execute(f"SELECT * FROM consultations WHERE {where}", params).fetchone()
+        row = self.db.execute(f"SELECT {_CONSULTATION_COLUMNS} FROM consultations WHERE {where}", params).fetchone()
         if row is None:
             return None
-        cols = [d[0] for d in self.db.execute("SELECT * FROM consultations LIMIT 0").description]
-        data = dict(zip(cols, row, strict=True))
-        data.pop("number", None)
-        return Consultation(**data)
+        # A row this module wrote through a validated model: constructed without validating it again
+        # (read several times per thread answer).
+        return Consultation.model_construct(**dict(zip(_CONSULTATION_FIELDS, row, strict=True)))
 
     def get_consultation(self, team_id: str, consultation_id: int) -> Consultation | None:
         """A consultation of this team by its id."""
