@@ -149,7 +149,8 @@ def serve(host: str = "0.0.0.0", port: int = 3000, db: str | None = None) -> Non
     except Exception as e:  # noqa: BLE001 - an unusable database path is a configuration error
         print(f"serve: cannot open the database: {e}", file=sys.stderr)
         sys.exit(2)
-    running = start(cfg, store, host, port)
+    # Handlers first: a SIGTERM while starting (once /healthz answers, or the sender process is
+    # up) then stops serve cleanly instead of killing it half-started.
     stop = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -157,6 +158,7 @@ def serve(host: str = "0.0.0.0", port: int = 3000, db: str | None = None) -> Non
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    running = start(cfg, store, host, port)
     log.info("serving", extra={"kind": cfg.mode, "status": f"{host}:{running.port}"})
     while not stop.wait(1.0):
         pass

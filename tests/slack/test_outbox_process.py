@@ -97,3 +97,30 @@ def test_serve_stops_its_sender_process_on_sigterm(tmp_path) -> None:
         assert server.proc.returncode == 0, server.log_tail()
         wait_until(lambda: _gone(child), 10, "the outbox process to stop")
         assert time.monotonic() - started < 10, server.log_tail()
+
+
+def test_a_sigterm_as_soon_as_serve_answers_still_stops_it_cleanly(tmp_path) -> None:
+    """/healthz answers while serve is still starting (its sender process, its signal handlers)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.reliability.helpers import ROOT, free_port
+
+    with Fake() as fake:
+        for attempt in range(3):
+            server = ServeProcess(str(tmp_path / f"s{attempt}.db"), fake.url, str(tmp_path / "serve.log"))
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
+                                     str(port)], env=server.env(), cwd=str(ROOT),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.001)
+            proc.send_signal(signal.SIGTERM)  # at once: the first moment serve is reachable
+            assert proc.wait(15) == 0, f"attempt {attempt}: serve died of the signal instead of stopping"
