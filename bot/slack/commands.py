@@ -24,7 +24,7 @@ from bot import metrics
 from bot.render import blocks, explain, madr
 from bot.render.blocks import escape
 from bot.slack.context import SlackContext
-from bot.slack.outbox import JOB_PREFIX, METADATA_EVENT, already_posted
+from bot.slack.outbox import JOB_PREFIX, post_once
 from knowledge.models import FRAMEWORK_NAMES, FRAMEWORKS
 
 log = logging.getLogger("framework_advisor.commands")
@@ -154,11 +154,10 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row:
     title = f": {escape(topic)}" if topic else ""
     text = f"Framework consultation started by <@{user}>{title}"
     try:
-        root_ts = already_posted(client, row) if row is not None and row["attempts"] >= 1 else None
-        if root_ts is None:
-            meta = {"metadata": {"event_type": METADATA_EVENT,
-                                 "event_payload": {"outbox_id": row["id"]}}} if row else {}
-            root_ts = client.chat_postMessage(channel=channel, text=text, unfurl_links=False, **meta)["ts"]
+        if row is not None:  # the job's row is in this channel, not in a thread: it posts the root
+            root_ts = post_once(client, row, {"text": text, "unfurl_links": False})
+        else:
+            root_ts = client.chat_postMessage(channel=channel, text=text, unfurl_links=False)["ts"]
     except SlackApiError as e:
         error = e.response.get("error")
         if error in ("not_in_channel", "channel_not_found", "method_not_supported_for_channel_type"):
