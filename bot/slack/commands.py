@@ -4,7 +4,7 @@ Every subcommand but `start` is answered in the acknowledgement itself (an ephem
 computed from SQLite and the engine in milliseconds, no Web API call). `start` acknowledges
 at once and queues its Web API work (join, root message, consultation, first question) as an
 outbox job, which the outbox sender runs: a slow Slack API can never make the command time out,
-the work survives a restart of `serve`, and it does not compete with the next request's
+the work, once queued, survives a restart of `serve`, and it does not compete with the next request's
 acknowledgement for `serve`'s interpreter (bench, section ack).
 """
 
