@@ -218,7 +218,7 @@ def post_once(client: WebClient, row: dict, payload: dict) -> str | None:
     a crash while leased) may have landed. Returns the message ts.
     """
     if row["attempts"] >= 1:
-        found = already_posted(client, row)
+        found = _already_posted(client, row)
         if found:
             return found
     payload["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row["id"]}}
@@ -226,7 +226,7 @@ def post_once(client: WebClient, row: dict, payload: dict) -> str | None:
     return resp.get("ts")
 
 
-def already_posted(client: WebClient, row: dict) -> str | None:
+def _already_posted(client: WebClient, row: dict) -> str | None:
     """The ts of this row's message if an earlier try did land (found by its metadata)."""
     try:
         if row["thread_ts"]:
