@@ -32,9 +32,13 @@ def test_start_in_a_channel_the_bot_cannot_join_explains_via_response_url(bot: B
     assert bot.posts(ch) == []
     assert [c for c in bot.fake.calls_to("chat.postMessage") if c.params.get("channel") == ch] == []
     assert bot.store().db.execute("SELECT COUNT(*) FROM consultations WHERE channel = ?", [ch]).fetchone()[0] == 0
-    # Only the start job itself went through the outbox (done); no message was queued.
-    rows = bot.store().db.execute("SELECT method, status FROM outbox WHERE channel = ?", [ch]).fetchall()
-    assert rows == [("job:start", "sent")]
+    # Only the start job itself went through the outbox (done); no message was queued. The job marks
+    # its row done just after its response_url post, so the test waits for that rather than racing it.
+    def outbox_rows() -> list:
+        return bot.store().db.execute("SELECT method, status FROM outbox WHERE channel = ?", [ch]).fetchall()
+
+    wait_until(lambda: outbox_rows() != [("job:start", "pending")], what="the start job marked done")
+    assert outbox_rows() == [("job:start", "sent")]
 
 
 def test_start_then_joins_a_public_channel_and_posts(bot: Bot) -> None:
