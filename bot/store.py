@@ -471,18 +471,22 @@ class Store:
 
     def outbox_enqueue_reply(self, team_id: str, channel: str, payload: dict, *, thread_ts: str | None,
                              dedupe_key: str, consultation_id: int, seq: int | None,
-                             question: str | None = None) -> bool:
+                             question: str | None = None) -> str:
         """Queue a question or recommendation unless it is stale or repeats the open question.
 
         Checked and written in one BEGIN IMMEDIATE transaction, so of two simultaneous answers
         (even in two processes) only replies that describe the latest log entry are queued, and
-        the same next question is never asked twice in a row. Returns True when queued.
+        the same next question is never asked twice in a row. Returns "queued"; "already" when
+        `dedupe_key` was queued before (another delivery of the same event got there first); or
+        "dropped" (stale, or it would ask the open question again).
         """
         tag = f"q:{consultation_id}:{question}" if question else None
         with self.write() as db:
+            if db.execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", [dedupe_key]).fetchone() is not None:
+                return "already"
             if seq is not None:
                 if self.last_seq(consultation_id) > seq:
-                    return False  # a later answer's reply describes the consultation better
+                    return "dropped"  # a later answer's reply describes the consultation better
             if tag:
                 # A range, not LIKE 'q:N:%': LIKE cannot use the (team_id, tag) index and would read
                 # every row the team ever queued (';' is the character after ':').
@@ -490,12 +494,12 @@ class Store:
                                     " ORDER BY id DESC LIMIT 1",
                                     [team_id, f"q:{consultation_id}:", f"q:{consultation_id};"]).fetchone()
                 if latest and latest[0] == tag:
-                    return False
-            cur = db.execute(
-                "INSERT OR IGNORE INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
+                    return "dropped"
+            db.execute(
+                "INSERT INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
                 " created_at) VALUES (?, ?, ?, 'chat.postMessage', ?, ?, ?, ?)",
                 [team_id, channel, thread_ts, json.dumps(payload), dedupe_key, tag, now()])
-            return bool(cur.rowcount)
+            return "queued"
 
     def outbox_claim(self, now_s: float, lease_s: float, limit: int = 20,
                      skip_channels: frozenset[str] = frozenset()) -> list[dict]:

@@ -79,12 +79,14 @@ class SlackContext:
             if i in edits:
                 self._mark_answered(team, channel, reply, edits[i], f"{key}:upd")
             if reply.kind in ("question", "recommendation") and reply.consultation_id is not None:
-                queued = self.store.outbox_enqueue_reply(
+                outcome = self.store.outbox_enqueue_reply(
                     team, channel, payload, thread_ts=thread_ts, dedupe_key=f"{key}:{i}",
                     consultation_id=reply.consultation_id, seq=reply.seq,
                     question=reply.question if reply.kind == "question" else None)
                 note = reply.text.split("\n", 1)[0] if "\n" in reply.text else ""
-                if not queued and note and not reply.duplicate and not note.startswith("*"):
+                # A note is said only for a reply dropped as stale or repeated, not when another
+                # delivery of this event already queued its replies (Slack's retries can arrive together).
+                if outcome == "dropped" and note and not reply.duplicate and not note.startswith("*"):
                     self.store.outbox_enqueue(team, channel, "chat.postMessage",
                                               blocks.text_reply(Reply(kind="text", text=note)),
                                               thread_ts=thread_ts, dedupe_key=f"{key}:{i}:note")
