@@ -9,6 +9,7 @@ there, and /metrics adds them up.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -35,11 +36,18 @@ SLACK_RETRIES = Counter("framework_advisor_slack_api_retries_total", "Slack Web 
                         ["method"], registry=REGISTRY)
 
 # Series that exist from the start, at 0 (a labelled series otherwise appears only when first
-# counted, and in multiprocess mode so does its metric's name).
-for _kind in ("command", "event", "action"):
-    ACKS.labels(kind=_kind)
+# counted, and in multiprocess mode so does its metric's name). The hot path counts through these
+# children: `labels()` takes a lock and builds a key on every call, a measurable share of an ack.
+ACKED = {_kind: ACKS.labels(kind=_kind) for _kind in ("command", "event", "action")}
+HTTP_ACK_LATENCY = ACK_LATENCY.labels(kind="http")
 for _method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "views.publish"):
     REPLIES.labels(method=_method)
+
+
+@lru_cache(maxsize=64)
+def request(route: str, status: str):
+    """The requests counter of one (route, status): a handful of pairs, looked up once each."""
+    return REQUESTS.labels(route=route, status=status)
 
 
 def render() -> bytes:

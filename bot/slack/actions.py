@@ -38,7 +38,7 @@ def register(app: App, ctx: SlackContext) -> None:
 
     def on_click(ack, body: dict, action: dict, client) -> None:
         ack()
-        metrics.ACKS.labels(kind="action").inc()
+        metrics.ACKED["action"].inc()
         ctx.submit(work, body, action, client)
 
     app.action(ACTIONS)(on_click)

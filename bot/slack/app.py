@@ -88,15 +88,21 @@ class Built:
 
 
 def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, *,
-          channel_interval: float = 1.0) -> Built:
-    """A bolt App wired to the store, the consultation service and an (unstarted) outbox worker."""
+          channel_interval: float = 1.0, verified_upstream: bool = False) -> Built:
+    """A bolt App wired to the store, the consultation service and an (unstarted) outbox worker.
+
+    `verified_upstream`: every request reaches bolt through `bot.slack.server.wsgi_app`, which has
+    already checked its signature and timestamp with the same secret, so bolt does not check them
+    a second time (one HMAC per request fewer). Left False, bolt verifies as usual.
+    """
+    verify = not verified_upstream
     service = service or Consultations(store)
     installation_store = None
     if cfg.mode == "oauth":
         installation_store = SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
         state_store = SQLite3OAuthStateStore(database=store.path, expiration_seconds=600)
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg), process_before_response=True,
-                  installation_store=installation_store,
+                  installation_store=installation_store, request_verification_enabled=verify,
                   oauth_settings=OAuthSettings(client_id=cfg.client_id, client_secret=cfg.client_secret,
                                                scopes=BOT_SCOPES, installation_store=installation_store,
                                                state_store=state_store, install_path="/slack/install",
@@ -107,7 +113,7 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
                   request_verification_enabled=False)
     else:
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg, cfg.bot_token),
-                  process_before_response=True)
+                  process_before_response=True, request_verification_enabled=verify)
 
     client_for = client_lookup(cfg, installation_store, app.client)
     worker = OutboxWorker(store, client_for, channel_interval=channel_interval)

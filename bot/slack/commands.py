@@ -70,7 +70,7 @@ def register(app: App, ctx: SlackContext) -> None:
         sub, rest = split(command.get("text") or "")
         if sub in ("", "start"):
             ack()
-            metrics.ACKS.labels(kind="command").inc()
+            metrics.ACKED["command"].inc()
             ctx.submit(queue_start, command, context.respond)
             # Per-request lines are debug: at info, writing one cost a measurable share of every
             # ack (bench, section ack); /metrics counts acks and their latency.
@@ -86,7 +86,7 @@ def register(app: App, ctx: SlackContext) -> None:
         # A code block (export) cannot be split across sections: send it as text alone.
         ack(response_type="ephemeral", text=text[:39000],
             blocks=None if "```" in text else blocks.text_reply_blocks(text))
-        metrics.ACKS.labels(kind="command").inc()
+        metrics.ACKED["command"].inc()
         log.debug("command answered", extra={"team": command.get("team_id"), "channel": command.get("channel_id"),
                                             "kind": sub, "latency_ms": _ms(started)})
 

@@ -46,7 +46,7 @@ def register(app: App, ctx: SlackContext) -> None:
 
     @app.event("message")
     def on_message(event: dict, body: dict, context) -> None:
-        metrics.ACKS.labels(kind="event").inc()
+        metrics.ACKED["event"].inc()
         subtype = event.get("subtype")
         if subtype and subtype != "thread_broadcast" or event.get("bot_id"):
             return
@@ -76,7 +76,7 @@ def register(app: App, ctx: SlackContext) -> None:
 
     @app.event("app_home_opened")
     def on_home(event: dict, body: dict) -> None:
-        metrics.ACKS.labels(kind="event").inc()
+        metrics.ACKED["event"].inc()
         if event.get("tab", "home") != "home":
             return
         team, user = team_of(body), event.get("user")

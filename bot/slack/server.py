@@ -50,6 +50,9 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
     logged traceback instead of a 401.
     """
     slack_paths = {"/slack/events", "/slack/install", "/slack/oauth_redirect"}
+    if slack_handler is not None and not signing_secret:
+        # bolt trusts this check (app.build(verified_upstream=True)): never serve Slack unverified.
+        raise ValueError("serving Slack over HTTP needs the signing secret")
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def app(environ, start_response) -> Iterable[bytes]:
@@ -58,7 +61,7 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
         started = time.perf_counter()
         if path == "/healthz" and method in ("GET", "HEAD"):
             ok = store.ping()
-            metrics.REQUESTS.labels(route="/healthz", status="200" if ok else "503").inc()
+            metrics.request("/healthz", "200" if ok else "503").inc()
             return _respond(start_response, "200 OK" if ok else "503 Service Unavailable",
                             json.dumps({"ok": ok}).encode(), "application/json")
         if path == "/metrics" and method == "GET":
@@ -67,7 +70,7 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
             if path == "/slack/events" and method == "POST":
                 refusal = _refuse(environ, verifier)
                 if refusal is not None:
-                    metrics.REQUESTS.labels(route=path, status=refusal.split()[0]).inc()
+                    metrics.request(path, refusal.split()[0]).inc()
                     return _respond(start_response, refusal, refusal.encode())
             status_holder: list[str] = []
 
@@ -77,10 +80,10 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
 
             out = after_response(slack_handler, environ, capture)
             code = status_holder[0].split()[0] if status_holder else "500"
-            metrics.REQUESTS.labels(route=path, status=code).inc()
-            metrics.ACK_LATENCY.labels(kind="http").observe(time.perf_counter() - started)
+            metrics.request(path, code).inc()
+            metrics.HTTP_ACK_LATENCY.observe(time.perf_counter() - started)
             return out
-        metrics.REQUESTS.labels(route="other", status="404").inc()
+        metrics.request("other", "404").inc()
         return _respond(start_response, "404 Not Found", b"not found")
 
     return app
@@ -200,7 +203,8 @@ def start(cfg, store: Store, host: str, port: int, *, outbox_process: bool = Tru
 
     from bot.slack.app import build, web_client
 
-    built = build(cfg, store)
+    # In HTTP mode every Slack request passes wsgi_app's signature check before bolt sees it.
+    built = build(cfg, store, verified_upstream=cfg.mode != "socket")
     handler = None
     socket_handler = None
     if cfg.mode == "socket":
