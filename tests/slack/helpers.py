@@ -61,6 +61,24 @@ _last_ts = [0.0]
 _ids = itertools.count(1)
 
 
+def offline_context(db_path: Path | str):
+    """A SlackContext on a fresh database and no Slack behind it: tests read its outbox, nothing is sent."""
+    from bot.consultation import Consultations
+    from bot.slack.config import SlackConfig
+    from bot.slack.context import SlackContext
+
+    store = Store(db_path)
+    cfg = SlackConfig(mode="http", api_url="http://127.0.0.1:9/api/", bot_token="xoxb-offline",
+                      signing_secret="s" * 32)
+    return SlackContext(store=store, service=Consultations(store), cfg=cfg, worker=None)
+
+
+def outbox_texts(ctx, method: str) -> list[str]:
+    """The `text` of every queued call of one Web API method, oldest first."""
+    rows = ctx.store.db.execute("SELECT payload FROM outbox WHERE method = ? ORDER BY id", [method]).fetchall()
+    return [json.loads(r[0])["text"] for r in rows]
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from bot.consultation import Consultations
-from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
-from bot.store import Store
+from tests.slack.helpers import offline_context, outbox_texts
 
 TEAM, CH, ROOT = "T0EDIT", "C0EDIT", "1700000000.000100"
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -17,14 +13,11 @@ ALICE, BOB = "U0ALICE", "U0BOB"
 
 @pytest.fixture
 def ctx(tmp_path) -> SlackContext:
-    store = Store(tmp_path / "edit.db")
-    cfg = SlackConfig(mode="http", api_url="http://127.0.0.1:9/api/", bot_token="xoxb-edit", signing_secret="s" * 32)
-    return SlackContext(store=store, service=Consultations(store), cfg=cfg, worker=None)
+    return offline_context(tmp_path / "edit.db")
 
 
 def _edits(ctx: SlackContext) -> list[str]:
-    rows = ctx.store.db.execute("SELECT payload FROM outbox WHERE method = 'chat.update' ORDER BY id").fetchall()
-    return [json.loads(r[0])["text"] for r in rows]
+    return outbox_texts(ctx, "chat.update")
 
 
 def _start(ctx: SlackContext) -> int:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from bot.consultation import Consultations
 from bot.parsing import Command
-from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
-from bot.store import Store
+from tests.slack.helpers import offline_context, outbox_texts
 
 TEAM, CH, ROOT = "T0QUEUE", "C0QUEUE", "1700000000.000100"
 ALICE = "U0ALICE"
@@ -18,14 +14,11 @@ ALICE = "U0ALICE"
 
 @pytest.fixture
 def ctx(tmp_path) -> SlackContext:
-    store = Store(tmp_path / "queue.db")
-    cfg = SlackConfig(mode="http", api_url="http://127.0.0.1:9/api/", bot_token="xoxb-queue", signing_secret="s" * 32)
-    return SlackContext(store=store, service=Consultations(store), cfg=cfg, worker=None)
+    return offline_context(tmp_path / "queue.db")
 
 
 def _posts(ctx: SlackContext) -> list[str]:
-    rows = ctx.store.db.execute("SELECT payload FROM outbox WHERE method = 'chat.postMessage' ORDER BY id").fetchall()
-    return [json.loads(r[0])["text"] for r in rows]
+    return outbox_texts(ctx, "chat.postMessage")
 
 
 def test_a_skip_whose_redelivery_queued_first_says_nothing_more(ctx) -> None:
