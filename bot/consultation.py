@@ -238,6 +238,15 @@ class Consultations:
                                                "to change an answer.")]
         parsed = parsing.parse_answer(self.kb.question(target), text)
         if not parsed.ok:
+            # Not an answer to the open question, but perhaps clearly one to another question not yet
+            # answered: take it ("Noted: ..."), then ask the open question again. Every other question
+            # is looked at, so a text that also speaks of an answered one is not taken (that is a
+            # correction, which needs its marker).
+            volunteered = parsing.find_volunteered([q for q in self.kb.questions if q.id != target], text)
+            if volunteered is not None and volunteered[0] not in st.answers and volunteered[0] not in st.skipped:
+                qid, value = volunteered
+                return self.answer(team_id, consultation_id, user, qid, value, raw_text=text, event_id=event_id,
+                                   before=st)
             return [Reply(kind="clarify", text=parsed.message or "I didn't catch that.", question=target)]
         return self.answer(team_id, consultation_id, user, target, parsed.value, raw_text=text, event_id=event_id,
                            before=st)

@@ -805,6 +805,22 @@ def _find_correction(questions: list[Question], text: str) -> tuple[str, str | i
     return _confident(questions, text, need_people=True)
 
 
+def find_volunteered(questions: list[Question], text: str) -> tuple[str, str | int] | None:
+    """(question id, value) when a text that does not answer the open question clearly answers one of
+    `questions` instead ("mostly JS devs" while the bot asks about project size), else None.
+
+    The same confidence as a correction without its marker: question-specific phrases only (a bare
+    "yes" names no question), no hedges, a people word for a count, exactly one question. Never
+    raises on any `str`.
+    """
+    try:
+        if len(text) > MAX_ANSWER_CHARS:
+            return None
+        return _confident(questions, text, need_people=True)
+    except Exception:  # untrusted text must never crash a conversation
+        return None
+
+
 def _named_question(questions: list[Question], name: str) -> Question | None:
     """The question a person named ("team size", "the admin answer"), if exactly one fits."""
     words = [w for w in name.split() if w not in ("the", "our", "my", "answer", "for", "of", "question")]

@@ -71,6 +71,38 @@ def test_unparseable_answer_asks_again_without_storing(svc: Consultations, cid: 
     assert store.log(TEAM, cid) == []
 
 
+def test_an_answer_to_another_open_question_is_noted_and_the_open_one_asked_again(
+        svc: Consultations, cid: int, store: Store) -> None:
+    say(svc, cid, "a web app")
+    open_q = svc.state(TEAM, cid).next_question
+    assert open_q == "team_size"
+    r = say(svc, cid, "mostly JS devs")  # not a team size, clearly the team's language
+    assert answers(svc, cid) == {"app_type": "web_app", "team_language": "javascript"}
+    assert r.kind == "question" and r.question == open_q
+    assert r.text.startswith("Noted: team language = JavaScript.")
+    assert [e.raw_text for e in store.log(TEAM, cid)][-1] == "mostly JS devs"
+
+
+@pytest.mark.parametrize("text", [
+    "yes",  # which question?
+    "purple elephants",
+    "maybe JavaScript",  # hedged
+    "JS devs on a REST API",  # two questions at once
+])
+def test_nothing_is_taken_for_another_question_without_confidence(svc: Consultations, cid: int, store: Store,
+                                                                 text: str) -> None:
+    say(svc, cid, "a web app")
+    r = say(svc, cid, text)
+    assert r.kind == "clarify" and r.question == "team_size"
+    assert answers(svc, cid) == {"app_type": "web_app"}
+
+
+def test_an_answered_question_is_not_changed_without_a_correction(svc: Consultations, cid: int) -> None:
+    say(svc, cid, "a web app")
+    r = say(svc, cid, "a REST API")  # asked the team size; app type is answered already
+    assert r.kind == "clarify" and answers(svc, cid) == {"app_type": "web_app"}
+
+
 def test_why_how_status(svc: Consultations, cid: int, kb: KnowledgeBase) -> None:
     why = say(svc, cid, "why")
     assert why.kind == "text"

@@ -452,6 +452,8 @@ def test_never_raises_and_never_echoes_markup(text: str, qid: str) -> None:
             assert field is None or "<!channel>" not in field
     correction = parsing._find_correction(QUESTIONS, text)
     assert correction is None or correction[0] in Q
+    volunteered = parsing._confident(QUESTIONS, text, need_people=True)  # find_volunteered's core
+    assert volunteered is None or volunteered[0] in Q
 
 
 @settings(max_examples=100, deadline=None)
@@ -460,6 +462,7 @@ def test_long_text_is_never_scanned(text: str) -> None:
     assert parse_answer(Q["team_size"], text).ok is False
     assert parse_command(text) is None
     assert find_correction(QUESTIONS, text) is None
+    assert parsing.find_volunteered(QUESTIONS, text) is None
 
 
 def test_question_file_is_the_public_contract() -> None:

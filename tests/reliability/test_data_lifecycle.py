@@ -146,7 +146,8 @@ def _forget_me(app, team: str, user: str) -> str:
 def test_forget_me_removes_the_user_from_that_team_only_and_keeps_the_decisions(two_teams):
     db = two_teams["db"]
     mine = _mentions(db, A, "U0ONE")
-    assert mine == {"consultations": 1, "answers": 3, "decisions": 1}
+    # Every scripted line is stored: "years" answers the duration while the team language is open.
+    assert mine == {"consultations": 1, "answers": 4, "decisions": 1}
     other_team, kept = snapshot(db, B), _decisions_without_who(db, A)
     two_before = _mentions(db, A, "U0TWO")
 
@@ -164,7 +165,7 @@ def test_cli_forget_removes_the_user_from_that_team_only(two_teams):
     db = two_teams["db"]
     other_team, kept = snapshot(db, A), _decisions_without_who(db, B)
     theirs, others = _mentions(db, B, "U0TWO"), _mentions(db, B, "U0ONE")
-    assert theirs == {"consultations": 1, "answers": 3, "decisions": 1}
+    assert theirs == {"consultations": 1, "answers": 4, "decisions": 1}
     out = cli("forget", "U0TWO", "--team", B, "--db", db)
     assert out.returncode == 0, out.stderr
     changed = re.search(r"removed U0TWO from (\d+) record", out.stdout)

@@ -237,3 +237,20 @@ def test_a_redelivered_adopt_click_or_decide_event_records_one_decision(bot: Bot
     assert sorted((d.channel, d.framework, d.status) for d in decisions) == [
         (ch, "flask", "accepted"), (ch2, "node", "accepted")]
     assert len(bot.posts(ch)) == 3 and len(bot.posts(ch2)) == 3
+
+
+def test_an_answer_to_another_question_is_noted_without_asking_the_open_one_again(bot: Bot) -> None:
+    ch = unique("C0VOL")
+    root, first = bot.start(ch, "volunteered answer")
+    cid = bot.consultation_id(ch, root.ts)
+    assert bot.say(ch, root.ts, "a web app") == 200
+    second = bot.next_post(ch, 2)
+    assert second.question == "team_size"
+    assert bot.say(ch, root.ts, "mostly JS devs") == 200
+    note = bot.next_post(ch, 3)
+    assert note.text == "Noted: team language = JavaScript."
+    assert note.thread_ts == root.ts and note.question is None
+    log = bot.store().log(TEAM, cid)
+    assert [(e.question, e.value) for e in log] == [("app_type", "web_app"), ("team_language", "javascript")]
+    # The open question is still the team size: the next post is the reply to its answer, not a repeat.
+    sentinel(bot, ch, root, 4)
