@@ -137,7 +137,7 @@ def section_ack(ctx: dict) -> dict:
             # followed the same neighbour: the series after bolt's default mode (10 ms of polling, an
             # idle machine) came out slower at p99, whichever it was (up to 1.35x for A/A).
             rng.shuffle(order)
-            for name in list(order):
+            for name in order:
                 if name == "start":
                     body = slash_command_body(text=f"start bench topic {i}", channel_id=f"C0ACK{i:06d}")
                 else:

@@ -159,8 +159,10 @@ class after_response:
         _request.jobs = []
         self._write: Callable[[bytes], object] | None = None
         self._sent = False
+        self.status = ""  # the status line the handler started its response with
 
         def capture(status, headers, exc_info=None):
+            self.status = status
             self._write = start_response(status, headers, exc_info)
             return self._write
 

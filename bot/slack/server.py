@@ -72,14 +72,8 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
                 if refusal is not None:
                     metrics.request(path, refusal.split()[0]).inc()
                     return _respond(start_response, refusal, refusal.encode())
-            status_holder: list[str] = []
-
-            def capture(status, headers, exc_info=None):
-                status_holder.append(status)
-                return start_response(status, headers, exc_info)
-
-            out = after_response(slack_handler, environ, capture)
-            code = status_holder[0].split()[0] if status_holder else "500"
+            out = after_response(slack_handler, environ, start_response)
+            code = out.status.split()[0] if out.status else "500"
             metrics.request(path, code).inc()
             metrics.HTTP_ACK_LATENCY.observe(time.perf_counter() - started)
             return out
