@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
@@ -48,12 +48,15 @@ class NotSentRetryHandler(ConnectionErrorRetryHandler):
 
 
 def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
-    """A Web API client for our base URL with slack_sdk's retry handlers (429s, connections never made).
+    """A Web API client for our base URL that retries only connections never made.
 
+    No rate-limit retry handler: it sleeps for Retry-After inside the caller, which in the outbox
+    held a lease (another sender claimed the row and posted it, then the sleeper posted it again)
+    and in a request would outlast Slack's 3 s. A 429 raises; the outbox waits in the database.
     It keeps its connections open between calls (see `keepalive`).
     """
-    return KeepAliveWebClient(token=token, base_url=cfg.api_url, timeout=10, retry_handlers=[
-        RateLimitErrorRetryHandler(max_retry_count=3), NotSentRetryHandler(max_retry_count=2)])
+    return KeepAliveWebClient(token=token, base_url=cfg.api_url, timeout=10,
+                              retry_handlers=[NotSentRetryHandler(max_retry_count=2)])
 
 
 def client_lookup(cfg: SlackConfig, installation_store: SQLite3InstallationStore | None = None,

@@ -126,6 +126,11 @@ def jobs(ctx: SlackContext) -> dict:
         respond = Respond(response_url=command.get("response_url"))
         try:
             start(ctx, client, respond, command, split(command.get("text") or "")[1], row=row)
+        except SlackApiError as e:
+            if e.response.status_code == 429:
+                raise  # the outbox runs the job again after Retry-After
+            log.exception("start failed")
+            respond(response_type="ephemeral", text=SORRY)
         except Exception:  # noqa: BLE001 - never a stack trace in Slack
             log.exception("start failed")
             try:
@@ -137,28 +142,43 @@ def jobs(ctx: SlackContext) -> dict:
 
 
 def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row: dict | None = None) -> None:
-    """Join if needed, post the root message, open the consultation, queue the first question.
+    """Post the root message (joining first only when Slack says we are not in a public channel),
+    open the consultation, queue the first question.
 
-    As an outbox job (`row`), the root message carries the row's id, so a job run again after a
-    crash finds the root it posted and the consultation it opened instead of doubling them.
+    Posting comes first: private channels have `C...` ids too and cannot be joined
+    (`method_not_supported_for_channel_type`), yet the bot posts there fine once invited. As an
+    outbox job (`row`), the root message carries the row's id, so a job run again after a crash
+    finds the root it posted and the consultation it opened instead of doubling them. A 429 is
+    raised to the outbox, which runs the job again after Slack's Retry-After.
     """
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
-    if channel.startswith("C"):
-        try:
-            client.conversations_join(channel=channel)
-        except SlackApiError as e:
-            log.info("cannot join %s: %s", channel, e.response.get("error"))
-            respond(response_type="ephemeral", text=INVITE)
-            return
     topic = topic.strip()[:200]  # what the store keeps; the root message says the same
     title = f": {escape(topic)}" if topic else ""
     text = f"Framework consultation started by <@{user}>{title}"
-    try:
+
+    def post() -> str:
         if row is not None:  # the job's row is in this channel, not in a thread: it posts the root
-            root_ts = post_once(client, row, {"text": text, "unfurl_links": False})
-        else:
-            root_ts = client.chat_postMessage(channel=channel, text=text, unfurl_links=False)["ts"]
+            return post_once(client, row, {"text": text, "unfurl_links": False})
+        return client.chat_postMessage(channel=channel, text=text, unfurl_links=False)["ts"]
+
+    try:
+        try:
+            root_ts = post()
+        except SlackApiError as e:
+            if e.response.get("error") != "not_in_channel" or not channel.startswith("C"):
+                raise
+            # A public channel we are not in: join it and post again. A private one refuses the
+            # join (method_not_supported_for_channel_type): then only an invitation helps.
+            try:
+                client.conversations_join(channel=channel)
+            except SlackApiError as join_error:
+                log.info("cannot join %s: %s", channel, join_error.response.get("error"))
+                respond(response_type="ephemeral", text=INVITE)
+                return
+            root_ts = post()
     except SlackApiError as e:
+        if e.response.status_code == 429:
+            raise
         error = e.response.get("error")
         if error in ("not_in_channel", "channel_not_found", "method_not_supported_for_channel_type"):
             respond(response_type="ephemeral", text=INVITE)

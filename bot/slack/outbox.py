@@ -2,7 +2,9 @@
 
 `chat.postMessage` has no idempotency key, so every reply is first stored (the outbox table) and
 then sent by this worker:
-- slack_sdk's retry handlers retry 429s (honouring Retry-After) and connection errors;
+- a 429 puts the row back with Retry-After as its `not_before` (never a sleep while holding a
+  lease: the other rows of that channel wait behind it, every other channel keeps flowing);
+  connection errors where the request never reached Slack are retried by slack_sdk;
 - after a 5xx or a timeout the row is retried later, and before posting again the worker looks
   for the message in the thread (`conversations.replies` with metadata): each posted message
   carries its outbox id in `metadata`, so a post that did land is not posted twice;
@@ -35,11 +37,31 @@ METADATA_EVENT = "framework_advisor_reply"
 JOB_PREFIX = "job:"
 LEASE_S = 30.0
 MAX_ATTEMPTS = 12
+# Errors we do not know: a few tries (it may be transient), not twelve over minutes while the rest
+# of the channel waits behind the row.
+MAX_UNKNOWN_ATTEMPTS = 3
 CLAIM = 8
-# Errors that another try cannot fix.
-PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text",
-             "invalid_arguments", "message_not_found", "cant_update_message", "account_inactive", "invalid_auth",
-             "token_revoked", "not_authed", "restricted_action", "user_not_found", "missing_scope"}
+# Less than this left of a row's lease and it is not posted: another sender may claim it soon.
+LEASE_MARGIN_S = 5.0
+# Errors that another try cannot fix (Slack's documented errors of chat.postMessage, chat.update,
+# chat.postEphemeral, views.publish and the common errors of every method).
+PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format",
+             "msg_too_long", "no_text", "invalid_arguments", "invalid_array_arg", "invalid_form_data",
+             "invalid_charset", "invalid_json", "json_not_object", "invalid_attachments", "invalid_metadata_format",
+             "invalid_metadata_schema", "metadata_too_large", "message_not_found", "cant_update_message",
+             "edit_window_closed", "account_inactive", "invalid_auth", "token_revoked", "token_expired",
+             "not_authed", "not_allowed_token_type", "no_permission", "org_login_required", "restricted_action",
+             "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+             "restricted_action_non_threadable_channel", "restricted_too_many_mentions", "user_not_found",
+             "user_not_in_channel", "missing_scope", "messages_tab_disabled", "team_access_not_granted",
+             "ekm_access_denied", "access_denied", "channel_is_archived", "duplicate_channel_not_found",
+             "duplicate_message_not_found", "as_user_not_supported", "slack_connect_file_link_sharing_blocked",
+             "team_not_found", "enterprise_is_restricted", "method_deprecated", "deprecated_endpoint",
+             "two_factor_setup_required", "app_missing_action_url", "not_in_thread",
+             "thread_reply_not_allowed", "invalid_view", "not_found", "hash_conflict", "view_too_large"}
+# Errors that say "later": retried with backoff up to MAX_ATTEMPTS.
+TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
+             "team_added_to_org", "message_limit_exceeded"}
 
 
 class OutboxWorker:
@@ -141,6 +163,10 @@ class OutboxWorker:
             self.store.outbox_fail(row["id"], "no token for this workspace")
             return None
         method, payload = row["method"], dict(row["payload"])
+        if time.time() > row.get("lease_until", float("inf")) - LEASE_MARGIN_S:
+            # This pass took long (a slow Slack): the lease is about to run out, and another sender
+            # may claim the row and send it. Leave it to that claim, which checks for an earlier post.
+            return None
         if method.startswith(JOB_PREFIX):
             return self._job(client, row)
         try:
@@ -180,6 +206,9 @@ class OutboxWorker:
             return None
         try:
             handler(client, row)
+        except SlackApiError as e:  # a handler raises only what the outbox should retry (a 429)
+            self._failed(row, e)
+            return None
         except Exception as e:  # noqa: BLE001 - handlers tell the user themselves; this is a bug
             log.exception("outbox job %s failed", row["id"])
             self.store.outbox_fail(row["id"], f"{type(e).__name__}: {e}")
@@ -191,18 +220,24 @@ class OutboxWorker:
         status = e.response.status_code if e.response is not None else 0
         metrics.SLACK_ERRORS.labels(method=row["method"], error=error or str(status)).inc()
         if status == 429:
-            retry_after = float(e.response.headers.get("Retry-After", e.response.headers.get("retry-after", 1)))
-            self.store.outbox_retry(row["id"], time.time() + retry_after, "ratelimited")
-        elif status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            # Slack's limit is per channel for posts (per method and workspace for the others): the
+            # row waits in the database, not in a sleeping sender, so every other channel flows on.
+            headers = e.response.headers or {}
+            try:
+                retry_after = float(headers.get("Retry-After", headers.get("retry-after", 1)))
+            except (TypeError, ValueError):
+                retry_after = 1.0
+            self.store.outbox_retry(row["id"], time.time() + max(1.0, retry_after), "ratelimited")
+        elif status >= 500 or error in TRANSIENT:
             self._later(row, f"HTTP {status} {error}")
         elif error in PERMANENT or status in (400, 401, 403, 404):
             log.warning("outbox row %s refused by Slack: %s", row["id"], error or status)
             self.store.outbox_fail(row["id"], error or f"HTTP {status}")
         else:
-            self._later(row, error or f"HTTP {status}")
+            self._later(row, error or f"HTTP {status}", max_attempts=MAX_UNKNOWN_ATTEMPTS)
 
-    def _later(self, row: dict, error: str) -> None:
-        if row["attempts"] >= MAX_ATTEMPTS:
+    def _later(self, row: dict, error: str, max_attempts: int = MAX_ATTEMPTS) -> None:
+        if row["attempts"] + 1 >= max_attempts:
             log.error("outbox row %s given up after %s attempts: %s", row["id"], row["attempts"], error)
             self.store.outbox_fail(row["id"], error)
             return

@@ -60,7 +60,7 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
         method = environ.get("REQUEST_METHOD", "GET")
         started = time.perf_counter()
         if path == "/healthz" and method in ("GET", "HEAD"):
-            ok = store.ping()
+            ok = store.healthy()  # proves a write could be made now (rolled back), 503 if not
             metrics.request("/healthz", "200" if ok else "503").inc()
             return _respond(start_response, "200 OK" if ok else "503 Service Unavailable",
                             json.dumps({"ok": ok}).encode(), "application/json")

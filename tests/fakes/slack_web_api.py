@@ -15,6 +15,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import socket
 import struct
 import threading
@@ -110,7 +111,9 @@ class FakeSlackWebAPI:
     Use as a context manager. Public state (read it in assertions, configure it before the calls):
     ``calls``, ``unknown_params``, ``spec_loaded``, ``unjoinable`` (channel -> error for
     conversations.join), ``not_in_channel`` (channels whose posts answer ``not_in_channel`` until
-    joined), ``users`` / ``channels`` (overrides for users.info / conversations.info),
+    joined), ``private`` (``C...`` channels that are private: the bot can post where it is a member
+    and ``conversations.join`` answers ``method_not_supported_for_channel_type``, as in real Slack),
+    ``users`` / ``channels`` (overrides for users.info / conversations.info),
     ``oauth_response``, ``socket_mode_url``, ``uploads`` (file_id -> bytes), ``home_views``.
     """
 
@@ -144,6 +147,9 @@ class FakeSlackWebAPI:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.unjoinable: dict[str, str] = {}
         self.not_in_channel: set[str] = set()
+        self.private: set[str] = set()
+        # channel -> time until which chat.postMessage there answers 429 (see `ratelimit_channel`).
+        self._limited_until: dict[str, float] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
@@ -265,6 +271,21 @@ class FakeSlackWebAPI:
         with self._lock:
             queue = self._faults.setdefault(method, deque())
             queue.extend(_Fault(kind, retry_after, delay, error) for _ in range(times))
+
+    def ratelimit_channel(self, channel: str, seconds: float) -> None:
+        """For ``seconds`` from now, chat.postMessage to ``channel`` answers HTTP 429 ``ratelimited``
+        with ``Retry-After`` (the time left, rounded up), as Slack's per-channel posting limit does;
+        other channels are not affected."""
+        with self._lock:
+            self._limited_until[channel] = time.time() + seconds
+
+    def _channel_retry_after(self, method: str, params: dict[str, Any]) -> int | None:
+        if method != "chat.postMessage":
+            return None
+        with self._lock:
+            until = self._limited_until.get(str(params.get("channel")), 0.0)
+        left = until - time.time()
+        return max(1, math.ceil(left)) if left > 0 else None
 
     def add_message(
         self,
@@ -555,6 +576,8 @@ class FakeSlackWebAPI:
         channel = str(request.params["channel"])
         if channel in self.unjoinable:
             raise SlackError(self.unjoinable[channel] or "method_not_supported_for_channel_type")
+        if channel in self.private or channel.startswith("G"):
+            raise SlackError("method_not_supported_for_channel_type")
         self.not_in_channel.discard(channel)
         return {"ok": True, "channel": self._channel_info(channel), "warning": "already_in_channel"}
 
@@ -565,7 +588,7 @@ class FakeSlackWebAPI:
             "is_channel": channel.startswith("C"),
             "is_group": channel.startswith("G"),
             "is_im": channel.startswith("D"),
-            "is_private": channel.startswith("G"),
+            "is_private": channel.startswith("G") or channel in self.private,
             "is_archived": False,
             "is_member": channel not in self.not_in_channel,
             "context_team_id": self.team_id,
@@ -777,6 +800,13 @@ class _Handler(BaseHTTPRequestHandler):
         params = _parse_params(split.query, body, self.headers.get("Content-Type", ""))
         token = _token(self.headers.get("Authorization"), params)
         call = Call(method, params, headers, time.time())
+        retry_after = fake._channel_retry_after(method, params)
+        if retry_after is not None:
+            call.fault = "429"
+            call.response = {"ok": False, "error": "ratelimited"}
+            fake._record(call)
+            self._send_json(429, call.response, {"Retry-After": str(retry_after)})
+            return
         fault = fake._take_fault(method)
         if fault is not None:
             call.fault = fault.kind

@@ -16,9 +16,18 @@ def _responses(bot: Bot) -> list:
     return bot.fake.calls_to("response_url")
 
 
-def test_start_in_a_channel_the_bot_cannot_join_explains_via_response_url(bot: Bot) -> None:
+def test_start_in_a_private_channel_the_bot_is_in_posts_without_joining(bot: Bot) -> None:
+    ch = unique("C0PRIV")
+    bot.fake.private.add(ch)  # a C... id, but conversations.join would answer method_not_supported...
+    root, first = bot.start(ch, "private plans")
+    assert first.thread_ts == root.ts and first.question == "app_type"
+    assert [c for c in bot.fake.calls_to("conversations.join") if c.params["channel"] == ch] == []
+
+
+def test_start_in_a_private_channel_the_bot_is_not_in_explains_via_response_url(bot: Bot) -> None:
     ch = unique("C0NOJOIN")
-    bot.fake.unjoinable[ch] = ""  # conversations.join answers method_not_supported_for_channel_type
+    bot.fake.private.add(ch)
+    bot.fake.not_in_channel.add(ch)  # not invited: posts answer not_in_channel, and it cannot join
     before = len(_responses(bot))
     status, ack = bot.command("start secret plans", channel=ch)
     assert status == 200 and ack is None
@@ -30,7 +39,8 @@ def test_start_in_a_channel_the_bot_cannot_join_explains_via_response_url(bot: B
     joins = [c for c in bot.fake.calls_to("conversations.join") if c.params["channel"] == ch]
     assert len(joins) == 1 and joins[0].response["error"] == "method_not_supported_for_channel_type"
     assert bot.posts(ch) == []
-    assert [c for c in bot.fake.calls_to("chat.postMessage") if c.params.get("channel") == ch] == []
+    posts = [c for c in bot.fake.calls_to("chat.postMessage") if c.params.get("channel") == ch]
+    assert [c.response["error"] for c in posts] == ["not_in_channel"]  # tried once, then asked to be invited
     assert bot.store().db.execute("SELECT COUNT(*) FROM consultations WHERE channel = ?", [ch]).fetchone()[0] == 0
     # Only the start job itself went through the outbox (done); no message was queued. The job marks
     # its row done just after its response_url post, so the test waits for that rather than racing it.
