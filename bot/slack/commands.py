@@ -193,10 +193,11 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row:
 
 
 def _number(rest: str, usage: str) -> tuple[int | None, str]:
-    m = re.match(r"^#?(\d{1,9})\b\s*(.*)$", rest.strip(), re.DOTALL)
+    # ASCII digits followed by a space or the end: "1.5" and "²" are refused, not read as 1 or crashed on.
+    m = re.match(r"^#?([0-9]{1,9})(?:\s+(.*))?$", rest.strip(), re.DOTALL)
     if not m:
         return None, f"{usage}: N is a number from `/framework history`."
-    return int(m.group(1)), m.group(2)
+    return int(m.group(1)), m.group(2) or ""
 
 
 def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
@@ -208,7 +209,7 @@ def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
     if sub == "history":
         page = 1
         if rest:
-            if not rest.isdigit() or int(rest) < 1:
+            if not re.fullmatch(r"[0-9]{1,9}", rest) or int(rest) < 1:  # isdigit() accepts "²"
                 return "Usage: `/framework history [page]`, e.g. `/framework history 2`."
             page = int(rest)
         return history(ctx, team, page, command.get("team_domain"))

@@ -52,3 +52,11 @@ def test_an_edit_and_the_post_after_it_are_claimed_together(tmp_path) -> None:
         edit2 = store2.outbox_enqueue(TEAM, "C0E", "chat.update", {"ref": 1, "text": "answered"})
         store2.outbox_enqueue(TEAM, "C0E", "chat.postMessage", {"text": "next question"})
     assert [r["id"] for r in store2.outbox_claim(time.time(), 30, skip_channels=frozenset({"C0E"}))] == [edit2]
+
+
+def test_decision_numbers_are_plain_ascii_integers() -> None:
+    from bot.slack.commands import _number
+
+    assert _number("1.5", "u")[0] is None  # was read as decision 1
+    assert _number("²", "u")[0] is None  # isdigit() accepted it and int() raised
+    assert _number("#3 team_size=4", "u") == (3, "team_size=4")
