@@ -30,8 +30,9 @@ from bot.store import Store
 
 log = logging.getLogger("framework_advisor.app")
 
+# Only what the code calls or receives (no channels:read / groups:read: nothing reads channel metadata).
 BOT_SCOPES = ["commands", "chat:write", "channels:join", "channels:history", "groups:history", "im:history",
-              "mpim:history", "channels:read", "groups:read"]
+              "mpim:history", "app_mentions:read"]
 
 
 class NotSentRetryHandler(ConnectionErrorRetryHandler):

@@ -91,18 +91,23 @@ def register(app: App, ctx: SlackContext) -> None:
                                             "kind": sub, "latency_ms": _ms(started)})
 
     def queue_start(command, respond) -> None:
-        try:
-            # No de-duplication key: Slack does not re-deliver slash commands.
-            ctx.store.outbox_enqueue(command["team_id"], command["channel_id"], START_JOB,
-                                     {"command": {k: command.get(k) for k in START_FIELDS}})
-        except Exception:  # noqa: BLE001 - never a stack trace in Slack
-            log.exception("start could not be queued")
-            if respond is not None:
-                respond(response_type="ephemeral", text=SORRY)
-            return
-        ctx.wake()
+        # No de-duplication key: Slack does not re-deliver slash commands.
+        if not enqueue_start(ctx, command) and respond is not None:
+            respond(response_type="ephemeral", text=SORRY)
 
     app.command("/framework")(framework)
+
+
+def enqueue_start(ctx: SlackContext, command: dict, dedupe_key: str | None = None) -> bool:
+    """Queue the start job for a command-shaped dict (a slash command, a mention, a DM); False if it failed."""
+    try:
+        ctx.store.outbox_enqueue(command["team_id"], command["channel_id"], START_JOB,
+                                 {"command": {k: command.get(k) for k in START_FIELDS}}, dedupe_key=dedupe_key)
+    except Exception:  # noqa: BLE001 - never a stack trace in Slack
+        log.exception("start could not be queued")
+        return False
+    ctx.wake()
+    return True
 
 
 def _ms(started: float) -> float:
@@ -123,7 +128,13 @@ def jobs(ctx: SlackContext) -> dict:
 
     def run_start(client: WebClient, row: dict) -> None:
         command = row["payload"]["command"]
-        respond = Respond(response_url=command.get("response_url"))
+        if command.get("response_url"):
+            respond = Respond(response_url=command["response_url"])
+        else:  # started by a mention or a direct message: no response URL, answer ephemerally
+
+            def respond(text: str, **_: object) -> None:
+                ctx.ephemeral(command["team_id"], command["channel_id"], command["user_id"], text, None,
+                              key=f"job:{row['id']}:respond")
         try:
             start(ctx, client, respond, command, split(command.get("text") or "")[1], row=row)
         except SlackApiError as e:

@@ -9,13 +9,14 @@ lost, and a re-delivered event is recognised and stores nothing twice.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
 from slack_bolt import App
 
 from bot import metrics
-from bot.slack import home
+from bot.slack import commands, home
 from bot.slack.context import SlackContext
 
 log = logging.getLogger("framework_advisor.events")
@@ -41,8 +42,49 @@ def team_of(body: dict) -> str | None:
     return team or (body.get("event") or {}).get("team")
 
 
+MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
 def register(app: App, ctx: SlackContext) -> None:
-    """Attach the message and app_home_opened listeners."""
+    """Attach the message, app_mention, app_home_opened listeners, and acknowledge the rest we receive."""
+
+    def as_command(team: str, channel: str, user: str, text: str, event_id: str, thread_ts: str | None) -> None:
+        """A mention or a direct message read as `/framework <text>`: start, or an answer posted back."""
+        text = MENTION.sub(" ", text).strip()
+        sub, rest = commands.split(text)
+        command = {"team_id": team, "channel_id": channel, "user_id": user, "text": text, "response_url": None}
+        if sub in ("", "start"):
+            commands.enqueue_start(ctx, command, dedupe_key=f"ev:{event_id}")
+            return
+        try:
+            reply = commands.answer(ctx, command, sub, rest)
+        except Exception:  # noqa: BLE001 - never a stack trace in Slack
+            log.exception("mention %s failed", sub)
+            reply = "Sorry, something went wrong on my side; nothing was changed. Please try again."
+        payload = {"text": reply[:39000]}
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
+        ctx.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
+                                 dedupe_key=f"ev:{event_id}")
+        ctx.wake()
+
+    @app.event("app_mention")
+    def on_mention(event: dict, body: dict, context) -> None:
+        metrics.ACKED["event"].inc()
+        team, channel, user = team_of(body), event.get("channel"), event.get("user")
+        if not team or not channel or not user or event.get("bot_id"):
+            return
+        thread_ts = event.get("thread_ts")
+        if thread_ts and ctx.store.consultation_by_thread(team, channel, thread_ts) is not None:
+            return  # a mention inside a consultation thread is also a message event: answered there
+        as_command(team, channel, user, event.get("text") or "", body.get("event_id") or f"men:{event.get('ts')}",
+                   thread_ts)
+
+    for name in ("member_joined_channel", "member_left_channel", "tokens_revoked", "app_uninstalled"):
+        # Received (subscribed, or sent to every app); nothing to do, but unacknowledged Slack retries.
+        if name in ("tokens_revoked", "app_uninstalled") and ctx.cfg.mode == "oauth":
+            continue  # bolt's token revocation listeners handle these in OAuth mode
+        app.event(name)(lambda: None)
 
     @app.event("message")
     def on_message(event: dict, body: dict, context) -> None:
@@ -51,7 +93,14 @@ def register(app: App, ctx: SlackContext) -> None:
         if subtype and subtype != "thread_broadcast" or event.get("bot_id"):
             return
         thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
-        if not thread_ts or thread_ts == ts or not user or user == context.get("bot_user_id"):
+        if not user or user == context.get("bot_user_id"):
+            return
+        if not thread_ts and event.get("channel_type") == "im" and team_of(body) and event.get("channel"):
+            # The app's messages tab: "start", "help", "history" ... typed to the bot directly.
+            as_command(team_of(body), event["channel"], user, event.get("text") or "",
+                       body.get("event_id") or f"msg:{event['channel']}:{ts}", None)
+            return
+        if not thread_ts or thread_ts == ts:
             return
         team, channel = team_of(body), event.get("channel")
         if not team or not channel:

@@ -38,7 +38,7 @@ ENV_FILE = "/etc/framework-advisor/env"
 
 COMMAND = "/framework"
 USAGE_HINT = "start [topic] | history | show N | export N | compare | whatif N q=v | cancel N | help"
-EVENTS = ("message.channels", "message.groups", "message.im", "message.mpim", "app_home_opened")
+EVENTS = ("message.channels", "message.groups", "message.im", "message.mpim", "app_home_opened", "app_mention")
 HTTP_ONLY_EVENTS = ("app_uninstalled", "tokens_revoked")
 SCOPES = (
     "commands",
@@ -48,6 +48,7 @@ SCOPES = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "app_mentions:read",
 )
 
 
@@ -622,7 +623,7 @@ def test_http_manifest_text():
 
 def test_manifests_agree_on_scopes():
     socket, http = (_list_items(p.read_text(encoding="utf-8")) for p in MANIFESTS)
-    scope_like = re.compile(r"^[a-z.]+:[a-z.]+$|^commands$")
+    scope_like = re.compile(r"^[a-z_.]+:[a-z_.]+$|^commands$")
     assert {i for i in socket if scope_like.match(i)} == {i for i in http if scope_like.match(i)}
 
 
@@ -671,3 +672,13 @@ def test_manifest_deep(path: Path):
         assert [u.rsplit("/", 2)[-2:] for u in data["oauth_config"]["redirect_urls"]] == [
             ["slack", "oauth_redirect"]
         ]
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_manifest_scopes_are_the_ones_oauth_requests(path: Path):
+    """The manifests ask for exactly what OAuth installs request (and the code uses): no unused scope."""
+    from bot.slack.app import BOT_SCOPES
+
+    items = _list_items(path.read_text(encoding="utf-8"))
+    scope_like = re.compile(r"^[a-z_.]+:[a-z_.]+$|^commands$")
+    assert {i for i in items if scope_like.match(i)} == set(BOT_SCOPES)
