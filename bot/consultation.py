@@ -85,6 +85,10 @@ def replay(log: list[LogEntry]) -> tuple[dict, dict, set, list]:
                 skipped.add(q)
             else:
                 skipped.discard(q)
+        elif e.kind == "withdraw" and e.question:
+            stack.append(("answer", e.question, answers.get(e.question), by.get(e.question), e.question in skipped))
+            answers.pop(e.question, None)
+            by.pop(e.question, None)
         elif e.kind == "restart":
             answers, by, skipped, stack = {}, {}, set(), []
     return answers, by, skipped, stack
@@ -250,6 +254,54 @@ class Consultations:
             return [Reply(kind="clarify", text=parsed.message or "I didn't catch that.", question=target)]
         return self.answer(team_id, consultation_id, user, target, parsed.value, raw_text=text, event_id=event_id,
                            before=st)
+
+    def _answer_given_by(self, st: State, user: str, text: str) -> LogEntry | None:
+        """The answer entry a message gave (its user and text), when that answer is still in force."""
+        for e in reversed(st.log):
+            if e.kind == "answer" and e.user_id == user and e.raw_text == text and e.question:
+                if st.answers.get(e.question) == e.value and st.answered_by.get(e.question) == user:
+                    return e
+                return None
+        return None
+
+    def edited(self, team_id: str, consultation_id: int, user: str, old_text: str, new_text: str, *,
+               event_id: str | None = None) -> list[Reply]:
+        """A message that gave an answer was edited: the edited text answers the same question again.
+
+        Like "actually ...": the new value replaces the old one and the reply says so. An edit of a
+        message that was no answer (chatter, a command) or whose answer was since replaced does nothing.
+        """
+        st = self.state(team_id, consultation_id)
+        if st.consultation.status != "open":
+            return []
+        entry = self._answer_given_by(st, user, old_text)
+        if entry is None or old_text == new_text:
+            return []
+        q = self.kb.question(entry.question)  # type: ignore[arg-type]
+        parsed = parsing.parse_answer(q, new_text)
+        if not parsed.ok:
+            return [Reply(kind="clarify", question=q.id,
+                          text=f"I could not read your edited answer to “{q.prompt}”, so the earlier one stands. "
+                               + (parsed.message or ""))]
+        return self.answer(team_id, consultation_id, user, q.id, parsed.value, raw_text=new_text,
+                           event_id=event_id, before=st)
+
+    def deleted(self, team_id: str, consultation_id: int, user: str, old_text: str, *,
+                event_id: str | None = None) -> list[Reply]:
+        """A message that gave an answer was deleted: withdraw that answer and erase its text."""
+        st = self.state(team_id, consultation_id)
+        if st.consultation.status != "open":
+            return []
+        entry = self._answer_given_by(st, user, old_text)
+        if entry is None:
+            return []
+        if self.store.append(team_id, consultation_id, "withdraw", user, question=entry.question,
+                             event_id=event_id) is None:
+            return self.redelivered(team_id, consultation_id, event_id) or []
+        self.store.erase_raw_text(team_id, consultation_id, entry.seq)
+        label = entry.question.replace("_", " ")  # type: ignore[union-attr]
+        return [self.next_reply(self.state(team_id, consultation_id),
+                                f"Withdrawn: the answer to {label} (its message was deleted).")]
 
     def answer(self, team_id: str, consultation_id: int, user: str, question: str, value: object, *,
                raw_text: str | None = None, event_id: str | None = None, before: State | None = None) -> list[Reply]:

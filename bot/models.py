@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 DecisionStatus = Literal["proposed", "accepted", "superseded", "rejected"]
 ConsultationStatus = Literal["open", "decided", "cancelled", "closed"]
-LogKind = Literal["answer", "skip", "undo", "restart"]
+# "withdraw": the message that gave an answer was deleted; that answer no longer holds.
+LogKind = Literal["answer", "skip", "undo", "restart", "withdraw"]
 
 
 class Consultation(BaseModel):

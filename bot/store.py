@@ -490,6 +490,12 @@ class Store:
         return LogEntry(seq=seq, kind=kind, question=question, value=value, raw_text=raw_text,  # type: ignore[arg-type]
                         user_id=user_id, event_id=event_id, created_at=t)
 
+    def erase_raw_text(self, team_id: str, consultation_id: int, seq: int) -> None:
+        """Forget what one log entry's message said (its author deleted it); the entry itself stays."""
+        self._write1("UPDATE answers SET raw_text = NULL WHERE seq = ? AND consultation_id ="
+                     " (SELECT id FROM consultations WHERE team_id = ? AND id = ?)",
+                     [seq, team_id, consultation_id])
+
     def last_seq(self, consultation_id: int) -> int:
         """The position of a consultation's latest log entry (0 when empty)."""
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM answers WHERE consultation_id = ?",

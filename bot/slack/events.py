@@ -68,6 +68,26 @@ def register(app: App, ctx: SlackContext) -> None:
                                  dedupe_key=f"ev:{event_id}")
         ctx.wake()
 
+    def edited_or_deleted(event: dict, body: dict) -> None:
+        """An answer's message edited (the new text replaces the answer) or deleted (the answer is withdrawn)."""
+        new, old = event.get("message") or {}, event.get("previous_message") or {}
+        thread_ts, user = old.get("thread_ts") or new.get("thread_ts"), old.get("user") or new.get("user")
+        team, channel = team_of(body), event.get("channel")
+        if not team or not channel or not thread_ts or not user or old.get("bot_id") or thread_ts == old.get("ts"):
+            return
+        c = ctx.store.consultation_by_thread(team, channel, thread_ts)
+        if c is None or old.get("text") is None:
+            return
+        event_id = body.get("event_id") or f"{event['subtype']}:{channel}:{event.get('event_ts')}"
+        if event["subtype"] == "message_changed":
+            if new.get("text") is None or new.get("text") == old.get("text"):
+                return  # an unfurl or a reaction count changed, not the words
+            replies = ctx.service.edited(team, c.id, user, old["text"], new["text"], event_id=event_id)
+        else:
+            replies = ctx.service.deleted(team, c.id, user, old["text"], event_id=event_id)
+        if replies:
+            ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
+
     @app.event("app_mention")
     def on_mention(event: dict, body: dict, context) -> None:
         metrics.ACKED["event"].inc()
@@ -90,7 +110,10 @@ def register(app: App, ctx: SlackContext) -> None:
     def on_message(event: dict, body: dict, context) -> None:
         metrics.ACKED["event"].inc()
         subtype = event.get("subtype")
-        if subtype and subtype != "thread_broadcast" or event.get("bot_id"):
+        if subtype in ("message_changed", "message_deleted"):
+            return edited_or_deleted(event, body)
+        # A file shared with a comment in the thread: the comment is an answer like any message.
+        if subtype and subtype not in ("thread_broadcast", "file_share") or event.get("bot_id"):
             return
         thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
         if not user or user == context.get("bot_user_id"):
