@@ -103,7 +103,15 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_channel_head ON outbox (status, channel, id)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    # Which Enterprise Grid organisation a workspace belongs to, and whether the app was installed
+    # org-wide: the outbox sender has only the team id of a row, and the token look-up needs both.
+    db.execute("""CREATE TABLE workspaces (
+        team_id TEXT PRIMARY KEY, enterprise_id TEXT, is_enterprise_install INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL)""")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
 class StoreError(Exception):
@@ -495,6 +503,19 @@ class Store:
         self._write1("UPDATE answers SET raw_text = NULL WHERE seq = ? AND consultation_id ="
                      " (SELECT id FROM consultations WHERE team_id = ? AND id = ?)",
                      [seq, team_id, consultation_id])
+
+    def remember_workspace(self, team_id: str, enterprise_id: str | None, is_enterprise_install: bool) -> None:
+        """Record a workspace's Grid organisation and install kind (seen on a request)."""
+        self._write1("INSERT INTO workspaces (team_id, enterprise_id, is_enterprise_install, updated_at)"
+                     " VALUES (?, ?, ?, ?) ON CONFLICT (team_id) DO UPDATE SET enterprise_id = excluded.enterprise_id,"
+                     " is_enterprise_install = excluded.is_enterprise_install, updated_at = excluded.updated_at",
+                     [team_id, enterprise_id, int(bool(is_enterprise_install)), now()])
+
+    def workspace(self, team_id: str) -> tuple[str | None, bool] | None:
+        """(enterprise id, installed org-wide) of a workspace, None when never seen in a Grid payload."""
+        r = self.db.execute("SELECT enterprise_id, is_enterprise_install FROM workspaces WHERE team_id = ?",
+                            [team_id]).fetchone()
+        return (r[0], bool(r[1])) if r else None
 
     def last_seq(self, consultation_id: int) -> int:
         """The position of a consultation's latest log entry (0 when empty)."""

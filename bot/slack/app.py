@@ -61,7 +61,7 @@ def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
 
 
 def client_lookup(cfg: SlackConfig, installation_store: SQLite3InstallationStore | None = None,
-                  client: WebClient | None = None) -> Callable[[str], WebClient | None]:
+                  client: WebClient | None = None, ctx_store: Store | None = None) -> Callable[[str], WebClient | None]:
     """team id -> the Web API client to send with (None when the workspace has no token).
 
     OAuth looks the token up on every send (a cheap SQLite read), so an uninstalled workspace
@@ -73,7 +73,11 @@ def client_lookup(cfg: SlackConfig, installation_store: SQLite3InstallationStore
     store = installation_store
 
     def lookup(team_id: str) -> WebClient | None:
-        bot = store.find_bot(enterprise_id=None, team_id=team_id)  # type: ignore[union-attr]
+        # In an Enterprise Grid organisation the installation is stored under the enterprise id too
+        # (and, installed org-wide, under it alone): find_bot(enterprise_id=None) would find nothing.
+        enterprise_id, org_wide = (ctx_store.workspace(team_id) if ctx_store is not None else None) or (None, False)
+        bot = store.find_bot(enterprise_id=enterprise_id, team_id=None if org_wide else team_id,  # type: ignore[union-attr]
+                             is_enterprise_install=org_wide)
         if bot is None or not bot.bot_token:
             return None
         return web_client(cfg, bot.bot_token)
@@ -119,7 +123,21 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg, cfg.bot_token),
                   process_before_response=True, request_verification_enabled=verify)
 
-    client_for = client_lookup(cfg, installation_store, app.client)
+    client_for = client_lookup(cfg, installation_store, app.client, store)
+    seen: set[tuple] = set()
+
+    @app.middleware
+    def remember_workspace(context, next) -> None:  # noqa: A002 - bolt's name
+        # Grid payloads carry the enterprise id; the sender needs it to find the token. One write per
+        # workspace per process; nothing at all outside Grid.
+        enterprise_id, team = context.enterprise_id, context.team_id
+        if enterprise_id and team and (team, enterprise_id, context.is_enterprise_install) not in seen:
+            try:
+                store.remember_workspace(team, enterprise_id, bool(context.is_enterprise_install))
+                seen.add((team, enterprise_id, context.is_enterprise_install))
+            except Exception:  # noqa: BLE001 - the request itself must still be handled
+                log.warning("could not record the workspace's organisation", exc_info=True)
+        next()
     worker = OutboxWorker(store, client_for, channel_interval=channel_interval)
     ctx = SlackContext(store=store, service=service, cfg=cfg, worker=worker)
     worker.jobs = commands.jobs(ctx)

@@ -113,7 +113,7 @@ def main() -> None:
         from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
         installation_store = SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
-    worker = OutboxWorker(store, client_lookup(cfg, installation_store))
+    worker = OutboxWorker(store, client_lookup(cfg, installation_store, ctx_store=store))
     # The jobs (starting a consultation) open consultations and queue replies, as `serve` would.
     worker.jobs = commands.jobs(SlackContext(store=store, service=Consultations(store), cfg=cfg, worker=worker))
     signal.signal(signal.SIGTERM, lambda signum, frame: os.close(0))  # ends the read loop below

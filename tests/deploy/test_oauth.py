@@ -99,3 +99,26 @@ def test_uninstall_deletes_tokens_and_keeps_decisions(oauth_bot, fake_slack):
         time.sleep(0.05)
     assert running.built.installation_store.find_bot(enterprise_id=None, team_id=team) is None
     assert store.decision(team, 1) is not None
+
+
+@pytest.mark.parametrize("org_wide", [False, True], ids=["grid-workspace-install", "grid-org-wide-install"])
+def test_enterprise_grid_install_gets_its_replies(oauth_bot, fake_slack, org_wide):
+    """An install inside an Enterprise Grid organisation is stored under the enterprise id: the outbox's
+    token look-up must pass it (it passed enterprise_id=None and found no token, so nothing was posted)."""
+    base, running, store = oauth_bot
+    fake_slack.oauth_response.update(
+        enterprise={"id": "E0GRID01", "name": "Grid Org"}, is_enterprise_install=org_wide,
+        team=None if org_wide else {"id": fake_slack.team_id, "name": fake_slack.team_name})
+    _install(base, fake_slack)
+    body, ctype = slash_command_body(text="start grid topic", team_id=fake_slack.team_id, channel_id="C0GRID01")
+    payload = urllib.parse.parse_qs(body.decode())
+    payload = {k: v[0] for k, v in payload.items()}
+    payload.update(enterprise_id="E0GRID01", enterprise_name="Grid Org",
+                   is_enterprise_install="true" if org_wide else "false")
+    body = urllib.parse.urlencode(payload).encode()
+    status, _, _ = post_signed(base + "/slack/events", body, ctype, SECRET)
+    assert status == 200
+    fake_slack.wait_for("chat.postMessage", count=2, timeout=10)
+    posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0GRID01"]
+    assert len(posts) >= 2 and all("xoxb-fake-installed-token" in (c.headers.get("Authorization") or "")
+                                   for c in posts)
