@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 
 from slack_bolt import App
+from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
@@ -20,10 +22,13 @@ from bot.parsing import Command
 from bot.render import explain
 from bot.slack.context import SlackContext
 from bot.slack.events import team_of
+from bot.store import StoreBusy
 from knowledge.models import FRAMEWORKS
 
 log = logging.getLogger("framework_advisor.actions")
 
+NOT_RECORDED = ("Sorry, that click was not recorded (the database could not be written just now). "
+                "Please click again in a few seconds.")
 ACTIONS = re.compile(r"^fa_(answer_\d+|skip|decide_(django|flask|node)|how|changes|home_start)$")
 
 
@@ -33,8 +38,23 @@ def register(app: App, ctx: SlackContext) -> None:
     def work(body: dict, action: dict, client) -> None:
         try:
             handle(ctx, body, action, client)
+        except (StoreBusy, sqlite3.OperationalError) as e:  # a storage fault, not a bug: no traceback
+            log.warning("action %s not recorded: %s", action.get("action_id"), e)
+            not_recorded(body)
         except Exception:  # noqa: BLE001 - never a stack trace in Slack
             log.exception("action %s failed", action.get("action_id"))
+            not_recorded(body)
+
+    def not_recorded(body: dict) -> None:
+        # The click was acknowledged but not stored (a write fault, a full disk, a busy database):
+        # say so to the clicker alone. Straight through the response URL, as the store is what failed.
+        url = body.get("response_url")
+        if not url:
+            return
+        try:
+            Respond(response_url=url)(text=NOT_RECORDED, response_type="ephemeral", replace_original=False)
+        except Exception:  # noqa: BLE001 - nothing more we can do; the log has the cause
+            log.warning("could not tell the clicker that the click was not recorded")
 
     def on_click(ack, body: dict, action: dict, client) -> None:
         ack()

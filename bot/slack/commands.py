@@ -25,6 +25,7 @@ from bot.render import blocks, explain, madr
 from bot.render.blocks import escape
 from bot.slack.context import SlackContext
 from bot.slack.outbox import JOB_PREFIX, post_once
+from bot.store import StoreBusy
 from knowledge.models import FRAMEWORK_NAMES, FRAMEWORKS
 
 log = logging.getLogger("framework_advisor.commands")
@@ -46,6 +47,7 @@ USAGES = {"show": "Usage: `/framework show N`", "export": "Usage: `/framework ex
 START_JOB = f"{JOB_PREFIX}start"
 # What the start job needs from the slash command payload.
 START_FIELDS = ("team_id", "channel_id", "user_id", "text", "response_url")
+BUSY = "The database is busy right now, so nothing was changed. Please try again in a few seconds."
 SORRY = "Sorry, I could not start the consultation; nothing was recorded. Please try again."
 
 INVITE = ("I can only follow threads in channels I belong to, and I can't join this one myself. "
@@ -80,6 +82,9 @@ def register(app: App, ctx: SlackContext) -> None:
             return
         try:
             text = answer(ctx, command, sub, rest)
+        except StoreBusy:  # another writer held the database past our bound: answer within Slack's 3 s
+            log.warning("subcommand %s: database busy", sub)
+            text = BUSY
         except Exception:  # noqa: BLE001 - never a stack trace in Slack
             log.exception("subcommand %s failed", sub)
             text = "Sorry, something went wrong on my side; nothing was changed. Please try again."
