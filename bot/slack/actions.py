@@ -35,9 +35,9 @@ ACTIONS = re.compile(r"^fa_(answer_\d+|skip|decide_(django|flask|node)|how|chang
 def register(app: App, ctx: SlackContext) -> None:
     """Attach the block_actions listener for every fa_* button: ack, then work on the executor."""
 
-    def work(body: dict, action: dict, client) -> None:
+    def work(body: dict, action: dict, client, home_team: str | None) -> None:
         try:
-            handle(ctx, body, action, client)
+            handle(ctx, body, action, client, home_team)
         except (StoreBusy, sqlite3.OperationalError) as e:  # a storage fault, not a bug: no traceback
             log.warning("action %s not recorded: %s", action.get("action_id"), e)
             not_recorded(body)
@@ -56,16 +56,17 @@ def register(app: App, ctx: SlackContext) -> None:
         except Exception:  # noqa: BLE001 - nothing more we can do; the log has the cause
             log.warning("could not tell the clicker that the click was not recorded")
 
-    def on_click(ack, body: dict, action: dict, client) -> None:
+    def on_click(ack, body: dict, action: dict, client, context) -> None:
         ack()
         metrics.ACKED["action"].inc()
-        ctx.submit(work, body, action, client)
+        result = context.authorize_result
+        ctx.submit(work, body, action, client, getattr(result, "team_id", None))
 
     app.action(ACTIONS)(on_click)
 
 
-def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
-    """Carry out one click."""
+def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str | None = None) -> None:
+    """Carry out one click. `home_team`: the installation's workspace (bolt's authorization), for shared channels."""
     team, user = team_of(body), (body.get("user") or {}).get("id")
     action_id = action.get("action_id", "")
     try:
@@ -80,6 +81,13 @@ def handle(ctx: SlackContext, body: dict, action: dict, client) -> None:
         return _home_start(ctx, client, team, user, value, key)
     cid = value.get("c")
     c = ctx.store.get_consultation(team, cid) if isinstance(cid, int) else None
+    if c is None and home_team and home_team != team and isinstance(cid, int):
+        # A shared channel (Slack Connect): the clicker's team is their own organisation's, the
+        # consultation is the installation's. Taken only from the consultation's own channel.
+        c = ctx.store.get_consultation(home_team, cid)
+        if c is not None and c.channel != (body.get("channel") or {}).get("id"):
+            c = None
+        team = home_team if c is not None else team
     if c is None:
         return  # not this team's consultation: say nothing, reveal nothing
     channel = c.channel
