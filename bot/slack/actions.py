@@ -67,7 +67,9 @@ def register(app: App, ctx: SlackContext) -> None:
 
 def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str | None = None) -> None:
     """Carry out one click. `home_team`: the installation's workspace (bolt's authorization), for shared channels."""
-    team, user = team_of(body), (body.get("user") or {}).get("id")
+    # An org-wide install's click may carry `team: null`: the user's own workspace, else the installation's.
+    team = team_of(body) or (body.get("user") or {}).get("team_id") or home_team
+    user = (body.get("user") or {}).get("id")
     action_id = action.get("action_id", "")
     try:
         value = json.loads(action.get("value") or "{}")

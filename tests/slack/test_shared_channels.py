@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.parse
+
 from tests.slack.helpers import TEAM, Bot, button_for, now_ts, unique
 
 OTHER_ORG, GUEST = "T0OTHERORG", "U0GUEST"
@@ -32,3 +35,18 @@ def test_the_fallback_does_not_reach_a_consultation_from_another_channel(bot: Bo
     bot.say(ch, root.ts, "status")
     assert bot.next_post(ch, 2).text.startswith("*Status*")  # the foreign click changed nothing
     assert bot.store().log(TEAM, cid) == []
+
+
+def test_an_org_wide_click_with_team_null_is_recorded(bot: Bot) -> None:
+    ch = unique("C0ORGWIDE")
+    root, first = bot.start(ch, "org-wide click")
+    cid = bot.consultation_id(ch, root.ts)
+    action_id, value = button_for(first.params, "web_app")
+    body, ctype = bot.click_body(action_id, value, channel=ch, user="U0ORGUSER", team=TEAM, message_ts=first.ts,
+                                 thread_ts=root.ts, action_ts=now_ts())
+    payload = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
+    payload["team"] = None  # as Slack sends it for an org-wide installation
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    assert bot.post(body, ctype)[0] == 200
+    assert bot.next_post(ch, 2).question == "team_size"
+    assert [(e.question, e.user_id) for e in bot.store().log(TEAM, cid)] == [("app_type", "U0ORGUSER")]
