@@ -221,13 +221,34 @@ def start(cfg, store: Store, host: str, port: int, *, outbox_process: bool = Tru
     return Running(server, worker, socket_handler, built)
 
 
+# At most this many "closed after 7 days" notes per channel per sweep: the rest close silently. A
+# channel with 10,000 stale consultations would otherwise queue 10,000 notes, posted at one per
+# second, and hold up that channel's new consultations for hours behind them.
+IDLE_NOTES_PER_CHANNEL = 3
+
+
+def idle_notes(closed: list, per_channel: int = IDLE_NOTES_PER_CHANNEL) -> list:
+    """The closed consultations that get a note: the most recently started few of each channel."""
+    by_channel: dict[tuple[str, str], list] = {}
+    for c in sorted(closed, key=lambda c: c.id, reverse=True):  # updated_at is the closing time for all
+        group = by_channel.setdefault((c.team_id, c.channel), [])
+        if len(group) < per_channel:
+            group.append(c)
+    return [c for group in by_channel.values() for c in group]
+
+
 def _idle_sweeper(built) -> None:
-    """Close consultations idle for 7 days, with a note in their thread (hourly)."""
+    """Close consultations idle for 7 days, with a note in the threads of the latest few per channel (hourly)."""
     from bot.models import Reply
 
     while True:
         try:
-            for c in built.ctx.service.close_idle():
+            closed = built.ctx.service.close_idle()
+            noted = idle_notes(closed)
+            if len(noted) < len(closed):
+                log.info("idle sweep closed %s consultations, %s without a note", len(closed),
+                         len(closed) - len(noted))
+            for c in noted:
                 built.ctx.send(c.team_id, c.channel, c.thread_ts,
                                [Reply(kind="closed", text="This consultation was closed after 7 days without "
                                                           "activity. Start a new one with `/framework start`.")],
