@@ -714,6 +714,34 @@ class Store:
                 [team_id, channel, thread_ts, json.dumps(payload), dedupe_key, tag, now()])
             return "queued"
 
+    def outbox_enqueue_chatter(self, team_id: str, channel: str, payload: dict, *, thread_ts: str,
+                               dedupe_key: str, max_pending: int = 10) -> str:
+        """Queue a thread reply that no later one depends on (status, why, a clarification), bounded.
+
+        A thread flooded with `status` (hundreds of lines) must not queue hundreds of replies that
+        then go out at one per second: a reply identical to one still waiting in the thread is not
+        queued again ("same"), and past `max_pending` waiting replies in the thread the oldest
+        waiting one is dropped for the new one. Returns "queued", "same" or "already".
+        """
+        text = json.dumps(payload)
+        with self.write() as db:
+            if db.execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", [dedupe_key]).fetchone() is not None:
+                return "already"
+            waiting = db.execute(
+                "SELECT id, payload FROM outbox WHERE status = 'pending' AND channel = ? AND thread_ts = ?"
+                " AND method = 'chat.postMessage' AND tag IS NULL AND lease_until = 0 AND attempts = 0"
+                " ORDER BY id", [channel, thread_ts]).fetchall()
+            if any(p == text for _, p in waiting):
+                return "same"
+            if len(waiting) >= max_pending:
+                db.execute("UPDATE outbox SET status = 'dropped', last_error = 'superseded: the thread had "
+                           f"{max_pending} replies waiting' WHERE id = ?", [waiting[0][0]])
+            db.execute(
+                "INSERT INTO outbox (team_id, channel, thread_ts, method, payload, dedupe_key, tag,"
+                " created_at) VALUES (?, ?, ?, 'chat.postMessage', ?, ?, NULL, ?)",
+                [team_id, channel, thread_ts, text, dedupe_key, now()])
+            return "queued"
+
     def outbox_claim(self, now_s: float, lease_s: float, limit: int = 20,
                      skip_channels: frozenset[str] = frozenset()) -> list[dict]:
         """Lease due rows: each channel's oldest, and the rows after it up to its first chat.postMessage.

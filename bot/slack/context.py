@@ -91,6 +91,9 @@ class SlackContext:
                                               blocks.text_reply(Reply(kind="text", text=note)),
                                               thread_ts=thread_ts, dedupe_key=f"{key}:{i}:note")
                 continue
+            if thread_ts and reply.kind in ("text", "clarify"):  # nothing later depends on it: bounded per thread
+                self.store.outbox_enqueue_chatter(team, channel, payload, thread_ts=thread_ts, dedupe_key=f"{key}:{i}")
+                continue
             self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts,
                                       dedupe_key=f"{key}:{i}")
 

@@ -174,7 +174,7 @@ class OutboxWorker:
                 ts = post_once(client, row, payload)
             elif method == "chat.update":
                 ref = self.store.outbox_row(payload.pop("ref"))
-                if ref is None or ref["status"] == "failed":
+                if ref is None or ref["status"] in ("failed", "dropped"):
                     self.store.outbox_fail(row["id"], "the message to update was never posted")
                     return None
                 if not ref["result_ts"]:

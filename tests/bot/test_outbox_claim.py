@@ -60,3 +60,21 @@ def test_decision_numbers_are_plain_ascii_integers() -> None:
     assert _number("1.5", "u")[0] is None  # was read as decision 1
     assert _number("²", "u")[0] is None  # isdigit() accepted it and int() raised
     assert _number("#3 team_size=4", "u") == (3, "team_size=4")
+
+
+def test_a_flooded_thread_queues_a_bounded_number_of_replies(tmp_path) -> None:
+    store = Store(tmp_path / "flood.db")
+    same = [store.outbox_enqueue_chatter(TEAM, "C0FLOOD", {"text": "*Status* ..."}, thread_ts="1.1",
+                                         dedupe_key=f"ev:{i}") for i in range(560)]
+    assert same.count("queued") == 1 and same.count("same") == 559
+    for i in range(30):
+        store.outbox_enqueue_chatter(TEAM, "C0FLOOD", {"text": f"why {i}"}, thread_ts="1.1", dedupe_key=f"why:{i}")
+    waiting = [r[0] for r in store.db.execute(
+        "SELECT payload FROM outbox WHERE status = 'pending' AND channel = 'C0FLOOD' ORDER BY id").fetchall()]
+    assert len(waiting) == 10
+    assert waiting[-1] == '{"text": "why 29"}'  # the newest kept, the oldest dropped
+    # A re-delivered event queues nothing again; another thread is not affected by this one's bound.
+    again = store.outbox_enqueue_chatter(TEAM, "C0FLOOD", {"text": "x"}, thread_ts="1.1", dedupe_key="why:3")
+    assert again == "already"
+    other = store.outbox_enqueue_chatter(TEAM, "C0FLOOD", {"text": "why 0"}, thread_ts="2.2", dedupe_key="o:1")
+    assert other == "queued"
