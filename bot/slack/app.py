@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
 from bot.slack.keepalive import KeepAliveWebClient
 from bot.slack.outbox import OutboxWorker
-from bot.store import Store
+from bot.store import Store, StoreBusy
 
 log = logging.getLogger("framework_advisor.app")
 
@@ -144,6 +145,10 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
 
     @app.error
     def on_error(error, body) -> None:  # never a stack trace in Slack; log it without the payload
+        if isinstance(error, StoreBusy | sqlite3.OperationalError):
+            # A storage fault, not a bug: the request gets a 500, which Slack retries.
+            log.warning("request not handled, storage: %s", error)
+            return
         log.error("listener error: %s", type(error).__name__, exc_info=error)
 
     commands.register(app, ctx)

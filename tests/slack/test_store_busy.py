@@ -52,3 +52,22 @@ def test_a_click_while_the_database_is_locked_is_answered_not_recorded_then_work
     assert bot.post(body, ctype)[0] == 200
     assert bot.next_post(ch, 2).question == "team_size"
     assert [(e.question, e.value) for e in bot.store().log(TEAM, cid)] == [("app_type", "web_app")]
+
+
+def test_a_thread_answer_while_locked_gets_a_500_then_slacks_retry_stores_it_once(bot: Bot) -> None:
+    ch = unique("C0BUSYEV")
+    root, _ = bot.start(ch, "busy event")
+    cid = bot.consultation_id(ch, root.ts)
+    ts = now_ts()
+    with foreign_write_lock(bot):
+        t0 = time.monotonic()
+        status = bot.say(ch, root.ts, "a web app", ts=ts, event_id="EvBUSY0001")
+        assert status == 500 and time.monotonic() - t0 < 3  # Slack retries a 500; not acknowledged, not lost
+    # Slack's retry of the same event, after the lock is gone, and a second retry racing it.
+    headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+    event = {"type": "message", "channel": ch, "user": ALICE, "text": "a web app", "ts": ts, "thread_ts": root.ts,
+             "channel_type": "channel", "event_ts": ts, "team": TEAM}
+    assert bot.event(event, event_id="EvBUSY0001", headers=headers) == 200
+    assert bot.event(event, event_id="EvBUSY0001", headers=headers) == 200
+    assert bot.next_post(ch, 2).question == "team_size"
+    assert [(e.question, e.value) for e in bot.store().log(TEAM, cid)] == [("app_type", "web_app")]
