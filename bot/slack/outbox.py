@@ -59,6 +59,10 @@ PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_bloc
              "team_not_found", "enterprise_is_restricted", "method_deprecated", "deprecated_endpoint",
              "two_factor_setup_required", "app_missing_action_url", "not_in_thread",
              "thread_reply_not_allowed", "invalid_view", "not_found", "hash_conflict", "view_too_large"}
+# Permanent errors that close a channel to the bot: the consultation's starter is told elsewhere.
+CHANNEL_CLOSED = {"is_archived", "channel_is_archived", "not_in_channel", "channel_not_found",
+                  "restricted_action", "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+                  "restricted_action_non_threadable_channel", "team_access_not_granted", "ekm_access_denied"}
 # Errors that say "later": retried with backoff up to MAX_ATTEMPTS.
 TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
              "team_added_to_org", "message_limit_exceeded"}
@@ -233,8 +237,29 @@ class OutboxWorker:
         elif error in PERMANENT or status in (400, 401, 403, 404):
             log.warning("outbox row %s refused by Slack: %s", row["id"], error or status)
             self.store.outbox_fail(row["id"], error or f"HTTP {status}")
+            if error in CHANNEL_CLOSED:
+                self._tell_starter(row, error)
         else:
             self._later(row, error or f"HTTP {status}", max_attempts=MAX_UNKNOWN_ATTEMPTS)
+
+    def _tell_starter(self, row: dict, error: str) -> None:
+        """A consultation's thread can no longer be posted to: tell its starter in the app's messages tab.
+
+        Posting to a user id reaches their messages tab with the app (chat:write, no im:write). Once
+        per consultation and error, so a thread's remaining replies do not each send a message.
+        """
+        if row["method"] != "chat.postMessage" or not row["thread_ts"] or not row["channel"].startswith(("C", "G")):
+            return
+        c = self.store.consultation_by_thread(row["team_id"], row["channel"], row["thread_ts"])
+        if c is None:
+            return
+        topic = f" ({c.topic})" if c.topic else ""
+        text = (f"I could not post in the thread of your consultation{topic} in <#{row['channel']}> any more "
+                f"(Slack said `{error}`). The answers given so far are saved; `/framework start` in another "
+                "channel starts afresh, and `/framework history` lists the team's decisions.")
+        self.store.outbox_enqueue(row["team_id"], c.started_by, "chat.postMessage", {"text": text},
+                                  dedupe_key=f"undeliverable:{c.id}:{error}")
+        self.wake()
 
     def _later(self, row: dict, error: str, max_attempts: int = MAX_ATTEMPTS) -> None:
         if row["attempts"] + 1 >= max_attempts:

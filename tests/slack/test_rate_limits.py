@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from tests.slack.helpers import TYPED, Bot, unique, wait_until
+from tests.slack.helpers import ALICE, TYPED, Bot, unique, wait_until
 
 
 def _ok_posts(bot: Bot, channel: str, text_part: str) -> list:
@@ -49,3 +49,19 @@ def test_a_429_on_one_channel_posts_once_after_the_wait_and_others_flow(bot: Bot
         "SELECT last_error FROM outbox WHERE channel = ? AND method = 'chat.postMessage'", [limited]).fetchall()]
     assert "ratelimited" in errors
     wait_until(lambda: bot.store().outbox_pending() == 0, what="the outbox drained")
+
+
+def test_a_thread_that_can_no_longer_be_posted_to_tells_the_starter_once(bot: Bot) -> None:
+    ch = unique("C0READONLY")
+    root, first = bot.start(ch, "read-only later")
+    time.sleep(1.1)
+    # The channel became read-only (e.g. an announcement channel): the next post there is refused.
+    bot.fake.fail_next("chat.postMessage", "error", times=1, error="restricted_action_read_only_channel")
+    assert bot.say(ch, root.ts, TYPED[first.question]) == 200
+    dm = wait_until(lambda: [c for c in bot.fake.calls_to("chat.postMessage")
+                             if c.params.get("channel") == ALICE and (c.response or {}).get("ok")],
+                    timeout=15, what="a message to the starter")
+    assert "restricted_action_read_only_channel" in dm[0].params["text"]
+    assert "read-only later" in dm[0].params["text"]
+    time.sleep(1.5)
+    assert len([c for c in bot.fake.calls_to("chat.postMessage") if c.params.get("channel") == ALICE]) == 1
