@@ -1,4 +1,4 @@
-"""`framework-advisor`: recommend, chat, decisions, knowledge, serve, backup, run.
+"""`framework-advisor`: recommend, chat, parse, decisions, knowledge, serve, backup, run.
 
 User errors never print a traceback: they print one line on stderr and exit 2 (1 for a
 knowledge check that finds broken references).
@@ -14,7 +14,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -107,16 +110,25 @@ def recommend(answers_json: str | None, answers_file: str | None, batch: str | N
     click.echo(json.dumps(advisor.recommend(answers), ensure_ascii=False, indent=2))
 
 
+@contextmanager
+def _lines(command: str, source: str) -> Iterator[TextIO]:
+    """The JSON Lines input of a `--batch` option: stdin for '-', else the file (a usage error if unreadable)."""
+    if source == "-":
+        yield sys.stdin
+        return
+    try:
+        stream = open(source, encoding="utf-8")  # noqa: SIM115 - closed by the `with` below
+    except OSError as e:
+        _fail(f"{command}: cannot read {source}: {e.strerror}")
+    with stream:
+        yield stream
+
+
 def _batch(advisor, source: str) -> int:
-    stream = sys.stdin if source == "-" else None
-    if stream is None:
-        try:
-            stream = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
-        except OSError as e:
-            _fail(f"recommend: cannot read {source}: {e.strerror}")
+    """`recommend --batch`: one result line per input line, an error object for a bad one (then exit 2)."""
     failed = False
     out = sys.stdout
-    try:
+    with _lines("recommend", source) as stream:
         for n, line in enumerate(stream, 1):
             try:
                 raw = json.loads(line)
@@ -129,22 +141,125 @@ def _batch(advisor, source: str) -> int:
                 failed = True
                 result = {"error": {"line": n, **e.as_dict()}}
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+    out.flush()
+    return EXIT_USAGE if failed else 0
+
+
+# -- parse -----------------------------------------------------------------------------------------
+PARSE_KEYS = ("text", "open", "recommended")
+
+
+class BadLine(ValueError):
+    """A `parse --batch` line that cannot be understood: its message takes the line's place."""
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--question", "open_id", default=None, help="The id of the open question (default: none is open).")
+@click.option("--recommended", is_flag=True, help="A recommendation has been shown.")
+@click.option("--batch", default=None,
+              help='JSON Lines of {"text", "open", "recommended"} (\'-\' for stdin): one result line each.')
+def parse(text: str | None, open_id: str | None, recommended: bool, batch: str | None) -> None:
+    """Print what a typed line means, as JSON: its command, the answers it states, or why it was refused."""
+    if (text is None) == (batch is None):
+        _fail("parse: give exactly one of a TEXT or --batch")
+    if batch is not None and (open_id is not None or recommended):
+        _fail('parse: with --batch, each line gives its own "open" and "recommended"')
+    questions = loader.default().questions
+    if batch is not None:
+        sys.exit(_parse_batch(questions, batch))
+    try:
+        _check_open(questions, open_id)
+    except BadLine as e:
+        _fail(f"parse: {e}")
+    click.echo(_dumps(_understood(questions, text, open_id, recommended)))  # type: ignore[arg-type]
+
+
+def _dumps(obj: dict) -> str:
+    """One compact JSON line, non-ASCII text kept as it is."""
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _understood(questions, text: str, open_id: str | None, recommended: bool) -> dict:
+    """The public JSON of what `text` means, with nothing answered yet."""
+    from bot.understanding import understand
+
+    return understand(questions, text, open=open_id, answers={}, recommended=recommended).as_json()
+
+
+def _check_open(questions, open_id: object) -> None:
+    """Refuse an open question that is not a question id of the knowledge base (None: none is open)."""
+    if open_id is None:
+        return
+    ids = [q.id for q in questions]
+    if not isinstance(open_id, str) or open_id not in ids:
+        raise BadLine(f"unknown question {open_id!r}; questions: {', '.join(ids)}")
+
+
+def _parse_request(line: str) -> tuple[str, str | None, bool]:
+    """One batch line as (text, open, recommended); `BadLine` says what is wrong with it."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise BadLine(f"invalid JSON: {e.msg}") from None
+    if not isinstance(raw, dict):
+        raise BadLine("a line must be a JSON object with " + ", ".join(PARSE_KEYS))
+    unknown = sorted(set(raw) - set(PARSE_KEYS))
+    if unknown:  # a misspelt key would otherwise be silently ignored
+        raise BadLine(f"unknown key {unknown[0]!r}; keys: {', '.join(PARSE_KEYS)}")
+    text, open_id, recommended = raw.get("text"), raw.get("open"), raw.get("recommended", False)
+    if not isinstance(text, str):
+        raise BadLine('"text" must be a string')
+    if not isinstance(recommended, bool):
+        raise BadLine('"recommended" must be true or false')
+    return text, open_id, recommended
+
+
+def _parse_batch(questions, source: str) -> int:
+    """Answer each JSON line with one JSON line; a bad line gets {"error": ...} in its place (then exit 2)."""
+    failed = False
+    out = sys.stdout
+    with _lines("parse", source) as stream:
+        for n, line in enumerate(stream, 1):
+            try:
+                text, open_id, recommended = _parse_request(line)
+                _check_open(questions, open_id)
+            except BadLine as e:
+                failed = True
+                out.write(_dumps({"error": f"line {n}: {e}"}) + "\n")
+                continue
+            out.write(_dumps(_understood(questions, text, open_id, recommended)) + "\n")
     out.flush()
     return EXIT_USAGE if failed else 0
 
 
 # -- chat ------------------------------------------------------------------------------------------
+TERMINAL = "terminal"  # the channel of every terminal consultation
+# Words that leave the terminal client: the engine's quit words, and `q`. Leaving is the client's
+# business (nothing is stored), so they are not sent to the engine.
+LEAVE = frozenset({"quit", "exit", "q", "bye", "stop"})
+
+
 @cli.command()
 @db_option
 @team_option
 @click.option("--user", default=None, help="Who is answering (default: your login name).")
-@click.option("--topic", default="", help="What the consultation is about.")
-def chat(db: str | None, team: str, user: str | None, topic: str) -> None:
+@click.option("--topic", default=None, help="What the consultation is about (asked for when not given).")
+@click.option("--resume", default=None, is_flag=False, flag_value="latest", metavar="[N]",
+              help="Continue open consultation N; without N, the team's most recently active terminal one.")
+@click.option("--list", "list_open", is_flag=True, help="List the team's open terminal consultations.")
+def chat(db: str | None, team: str, user: str | None, topic: str | None, resume: str | None,
+         list_open: bool) -> None:
     """A terminal consultation on the same engine as Slack (reads lines from stdin)."""
-    _chat(_store(db), team, user or _login(), topic)
+    if list_open and (resume is not None or topic is not None):
+        _fail("chat: --list cannot be combined with --resume or --topic")
+    if resume is not None and topic is not None:
+        _fail("chat: --topic is for a new consultation; a resumed one keeps its topic")
+    store = _store(db)
+    if list_open:
+        click.echo(open_list_text(store, team))
+        return
+    _chat(store, team, user or _login(), topic, resume)
 
 
 def _login() -> str:
@@ -154,39 +269,113 @@ def _login() -> str:
         return "local-user"
 
 
-def _chat(store, team: str, user: str, topic: str) -> None:
+def open_list_text(store, team: str) -> str:
+    """The team's open terminal consultations as a table: id, answers so far, last activity, topic."""
+    from bot.consultation import Consultations
+
+    rows = store.open_consultations_in(team, TERMINAL)
+    if not rows:
+        return "No open consultations."
+    service = Consultations(store)
+    lines = [f"{'id':>4}  {'answers':>7}  {'last activity':<16}  topic"]
+    for c in rows:
+        answered = len(service.state(team, c.id).answers)  # replayed from the log: undo and restart count
+        lines.append(f"{c.id:>4}  {answered:>7}  {c.updated_at[:16].replace('T', ' '):<16}  {c.topic or '-'}")
+    return "\n".join(lines)
+
+
+def _chat(store, team: str, user: str, topic: str | None, resume: str | None = None) -> None:
+    """Start a consultation (asking its topic when `topic` is None) or resume one, then converse."""
     from bot.consultation import Consultations
 
     service = Consultations(store)
+    resumed = _resume_target(store, team, resume) if resume is not None else None  # refused before any output
     say = click.echo
     say("Framework Advisor: I'll ask a few questions and recommend Django, Flask or Node.js.")
     say("Type an answer, or: why, how, status, back, skip, restart, quit. Numbers pick an option.\n")
-    c, reply = service.start(team, "terminal", f"cli-{time.time():.6f}", user, topic)
-    say(terminal.render(reply))
-    last = reply
+    if resumed is not None:
+        cid, last = resumed.id, _show_resumed(service, resumed)
+    else:
+        if topic is None:
+            say("What is this consultation about? (Enter skips)")
+            line = _read_line()
+            if line is None:
+                say("\n(end of input) Nothing was started.")
+                return
+            topic = line.strip()
+        c, last = service.start(team, TERMINAL, f"cli-{time.time():.6f}", user, topic)
+        cid = c.id
+        _show(last)
+    _converse(service, team, user, cid, last)
+
+
+def _resume_target(store, team: str, resume: str):
+    """The open consultation `--resume` names (an id of this team, or "latest"); refused with exit 2 otherwise."""
+    if resume == "latest":
+        rows = store.open_consultations_in(team, TERMINAL, limit=1)
+        if not rows:
+            _fail(f"chat: team {team} has no open terminal consultation; `framework-advisor chat` starts one")
+        return rows[0]
+    if not (resume.isascii() and resume.isdigit()):
+        _fail(f"chat: --resume takes a consultation id (a number), not {resume!r}")
+    # Scoped by team: another team's consultation is "not found" here, and its existence is not told.
+    c = store.get_consultation(team, int(resume))
+    if c is None:
+        _fail(f"chat: team {team} has no consultation {resume}; `framework-advisor chat --list` shows the open ones")
+    if c.status != "open":
+        _fail(f"chat: consultation {c.id} is no longer open ({c.status}); `framework-advisor chat` starts a new one")
+    return c
+
+
+def _show_resumed(service, c):
+    """Print where a resumed consultation stands and ask its open question again (or show its recommendation)."""
+    st = service.state(c.team_id, c.id)
+    current = service.kb.question(st.next_question) if st.next_question and not st.done else None
+    click.echo(f"Resuming consultation {c.id}" + (f": {c.topic}" if c.topic else "") + ".")
+    click.echo(terminal.plain(explain.status(service.kb, st.answers, current, st.result)) + "\n")
+    reply = service.next_reply(st, save=False)  # only shown again: it was saved when first reached
+    _show(reply)
+    return reply
+
+
+def _show(reply) -> None:
+    """Print a reply; after a recommendation, say how to record the decision."""
+    click.echo(terminal.render(reply))
+    if reply.kind == "recommendation":
+        click.echo("\nRecord a decision: `decide <django|flask|node> because <why>` (or `quit`).")
+
+
+def _stays_open(cid: int) -> str:
+    """What leaving says: the consultation is kept, and how to come back to it."""
+    return f"The consultation stays open: `framework-advisor chat --resume {cid}` continues it."
+
+
+def _converse(service, team: str, user: str, cid: int, last) -> None:
+    """Read lines until a decision, a cancel, `quit` or the end of input; `last` is the question shown."""
     while True:
         line = _read_line()
         if line is None:
-            say("\n(end of input) The consultation is saved; `framework-advisor decisions list` shows decisions.")
+            click.echo("\n(end of input) " + _stays_open(cid))
             return
         text = line.strip()
         if not text:
             continue
-        if text.isdigit() and last.kind == "question" and last.options and 1 <= int(text) <= len(last.options):
-            replies = service.answer(team, c.id, user, last.question, last.options[int(text) - 1].value,  # type: ignore
-                                     raw_text=text)
-        else:
-            replies = service.handle_text(team, c.id, user, text)
-        for r in replies:
-            say(terminal.render(r))
+        if text.lower().strip(" .!") in LEAVE:
+            click.echo(_stays_open(cid))
+            return
+        for r in _send(service, team, user, cid, text, last):
+            _show(r)
             if r.kind in ("question", "recommendation"):
                 last = r
-            if r.kind == "recommendation":
-                say("\nRecord a decision: `decide <django|flask|node> because <why>` (or `quit`).")
             if r.kind in ("decision", "closed"):
                 return
-        if text.lower() in ("quit", "exit", "q"):
-            return
+
+
+def _send(service, team: str, user: str, cid: int, text: str, last) -> list:
+    """Hand a line to the engine; a number picks that option of the question shown last."""
+    if text.isdigit() and last.kind == "question" and last.options and 1 <= int(text) <= len(last.options):
+        return service.answer(team, cid, user, last.question, last.options[int(text) - 1].value, raw_text=text)
+    return service.handle_text(team, cid, user, text)
 
 
 def _read_line() -> str | None:
@@ -252,8 +441,24 @@ def decisions_show(number: int, db: str | None, team: str) -> None:
     if d.supersedes:
         click.echo(f"Supersedes decision {d.supersedes}")
     click.echo(f"Knowledge version: {d.knowledge_version}")
+    click.echo(answers_text(kb, d.answers))
     if d.result:
         click.echo(terminal.plain(explain.recommendation(kb, d.result)))
+
+
+def answers_text(kb, answers: dict) -> str:
+    """The answers a decision rests on, in the knowledge base's question order: question and label."""
+    if not answers:
+        return "Answers: none"
+    order = {q.id: i for i, q in enumerate(kb.questions)}
+    lines = ["Answers:"]
+    for qid in sorted(answers, key=lambda q: (order.get(q, len(order)), q)):
+        try:
+            prompt = kb.question(qid).prompt
+        except KeyError:  # a question the knowledge base has dropped since the decision
+            prompt = qid
+        lines.append(f"• {prompt} → {explain.value_label(kb, qid, answers[qid])}")
+    return "\n".join(lines)
 
 
 @decisions.command("export")

@@ -35,7 +35,7 @@ GENERIC_YES = (
     "yes", "yep", "yeah", "yea", "ya", "yup", "y", "sure", "sure thing", "definitely", "absolutely",
     "of course", "certainly", "indeed", "affirmative", "correct", "true", "ok", "okay", "for sure",
     "totally", "we do", "it does", "we will", "need it", "we need it", "required", "needed",
-    "must have", "a must", "important", "very much", "please", "probably", "i think so",
+    "must have", "a must", "important", "very much", "why not", "probably", "i think so",
     "would be nice", "nice to have", "we would like that", "that would be great",
 )
 GENERIC_NO = (
@@ -324,9 +324,12 @@ def _determiner_no(tokens: list[str], m: _Match, starts: set[tuple[int, int]]) -
 
 def _negated_before(tokens: list[str], m: _Match) -> bool:
     """A negation shortly before the match, not cut off by "and": "we do not need an admin"."""
-    for t in reversed(tokens[max(0, m.start - _NEG_WINDOW):m.start]):
+    window = tokens[max(0, m.start - _NEG_WINDOW):m.start]
+    for k in range(len(window) - 1, -1, -1):
+        t = window[k]
         if t in NEGATIONS:
-            return True
+            # "why not both" proposes rather than negates.
+            return not (t == "not" and k > 0 and window[k - 1] == "why")
         if t in _SCOPE_BREAK:
             # "no forms and an admin": the "no" is about forms.
             return False

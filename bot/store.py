@@ -451,6 +451,13 @@ class Store:
             " ORDER BY updated_at DESC LIMIT ?", [team_id, limit]).fetchall()
         return [(n, self.get_consultation(team_id, cid)) for cid, n in rows]  # type: ignore[misc]
 
+    def open_consultations_in(self, team_id: str, channel: str, limit: int = -1) -> list[Consultation]:
+        """This team's open consultations in one channel ("terminal"), most recently active first (-1: all)."""
+        rows = self.db.execute(
+            f"SELECT {_CONSULTATION_COLUMNS} FROM consultations WHERE team_id = ? AND status = 'open'"
+            " AND channel = ? ORDER BY updated_at DESC, id DESC LIMIT ?", [team_id, channel, limit]).fetchall()
+        return [Consultation.model_construct(**dict(zip(_CONSULTATION_FIELDS, r, strict=True))) for r in rows]
+
     def set_status(self, team_id: str, consultation_id: int, status: str) -> None:
         """Change a consultation's status."""
         with self.write() as db:

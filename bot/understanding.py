@@ -15,14 +15,24 @@ The rules, in order (each is reviewable in this module or in `knowledge/vocabula
 
 from __future__ import annotations
 
+import logging
+import re
+import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from bot import parsing
 from bot.parsing import Command
 from knowledge.models import Question
+
+log = logging.getLogger(__name__)
 
 UtteranceKind = Literal["command", "answers", "refused", "hedge", "chatter"]
 
@@ -50,28 +60,638 @@ class Utterance(BaseModel):
         }
 
 
-def understand(questions: list[Question], text: str, *, open: str | None = None,
-               answers: Mapping[str, str | int] | None = None, skipped: frozenset[str] = frozenset(),
+
+# ---------------------------------------------------------------- vocabulary (data)
+
+VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "vocabulary.toml"
+
+
+class Vocabulary:
+    """`knowledge/vocabulary.toml` as token tuples, built once (see that file for what each list means)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        phrase = parsing._phrase  # the parser's own normalisation, so both sides match alike
+        self.fillers = sorted({phrase(f) for f in data["fillers"]["phrases"]} - {()}, key=len, reverse=True)
+        self.commands: dict[tuple[str, ...], str] = {}
+        for name, phrases in data["commands"].items():
+            for p in phrases:
+                key = self.strip_fillers(list(phrase(p)))
+                if key:
+                    self.commands.setdefault(tuple(key), name)
+        self.chatter = {tuple(self.strip_fillers(list(phrase(p)))) for p in data["chatter"]["phrases"]} - {()}
+        dec = data["decisions"]
+        self.leads = sorted({phrase(p) for p in dec["leads"]} - {()}, key=len, reverse=True)
+        self.references = sorted({phrase(p) for p in dec["recommendation"]} - {()}, key=len, reverse=True)
+        self.adopt = {phrase(p) for p in dec["adopt"]} - {()}
+        self.postpone = sorted({phrase(p) for p in dec["postpone"]} - {()}, key=len, reverse=True)
+        self.frameworks = sorted(((phrase(a), fw) for fw, aliases in data["frameworks"].items() for a in aliases),
+                                 key=lambda x: len(x[0]), reverse=True)
+        units = data["units"]
+        self.time_units = {}
+        for kind, months in (("days", 1 / 30), ("weeks", 1 / 4.345), ("months", 1), ("quarters", 3), ("years", 12),
+                             ("decades", 120)):
+            for w in units[kind]:
+                self.time_units[w] = Decimal(str(months))
+        self.people = sorted({phrase(p) for p in units["people"]} - {()}, key=len, reverse=True)
+        self.roles = {phrase(p) for p in units["people"]} - {phrase(p) for p in (
+            "people", "person", "persons", "dev", "devs", "developer", "developers", "engineer", "engineers",
+            "programmers", "programmer", "coders", "coder", "folks", "members", "member", "staff", "employees",
+            "heads", "headcount", "of us", "us", "fte", "ftes", "humans", "contributors", "in total", "total",
+            "all in", "on the team", "in the team", "including me", "incl me", "of them")}
+        self.groups = set(units["groups"])
+        self.versions = set(units["versions"])
+        self.duration = data["duration"]
+        self.experience = data["experience"]
+        self.experience_words = sorted({phrase(p) for p in data["experience"]["words"]} - {()}, key=len, reverse=True)
+        self.duration_words = {phrase(p) for p in data["experience"]["duration_words"]} - {()}
+        self.topics = {q: {phrase(w) for w in words} - {()} for q, words in data["topics"].items()}
+        self.common = set(data["words"]["common"])
+
+    def strip_fillers(self, tokens: list[str]) -> list[str]:
+        """The tokens without filler phrases (longest first), wherever they stand."""
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            f = next((f for f in self.fillers if tuple(tokens[i:i + len(f)]) == f), None)
+            if f is None:
+                out.append(tokens[i])
+                i += 1
+            else:
+                i += len(f)
+        return out
+
+
+@lru_cache(maxsize=4)
+def vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
+    """The vocabulary, loaded once per file."""
+    with path.open("rb") as f:
+        return Vocabulary(tomllib.load(f))
+
+
+# ---------------------------------------------------------------- typo tolerance
+
+_FUZZY_MIN_LEN = 4
+
+
+class _Speller:
+    """Corrects a word to one of the questions' own words when it is a near, unambiguous miss.
+
+    Bounded: words of 4-6 letters may be one edit away, longer ones two; the first letter must
+    agree; never when two targets are equally close; never for a known English word.
+    """
+
+    def __init__(self, questions: list[Question], vocab: Vocabulary):
+        known: set[str] = set(vocab.common) | set(vocab.time_units) | vocab.groups | vocab.versions
+        targets: set[str] = set()
+        for q in questions:
+            for v in q.values:
+                for s in (v.value, v.label, *v.synonyms):
+                    for tok in parsing._phrase(s):
+                        known.add(tok)
+                        targets.add(tok)
+        for phrases in vocab.data["topics"].values():
+            for p in phrases:
+                known.update(parsing._phrase(p))
+        for key in (*vocab.commands, *vocab.chatter, *vocab.fillers, *vocab.leads, *vocab.references, *vocab.adopt,
+                    *vocab.people, *vocab.postpone):
+            known.update(key)
+        for aliases, _ in vocab.frameworks:
+            known.update(aliases)
+            targets.update(aliases)
+        for words in (parsing.GENERIC_YES, parsing.GENERIC_NO, parsing.UNSURE, parsing.WEAK_UNSURE):
+            for w in words:
+                known.update(parsing._phrase(w))
+        known.update(parsing._UNITS, parsing._TEENS, parsing._TENS, parsing.PEOPLE_WORDS, parsing.NEGATIONS)
+        self.known = known
+        # One word that is everyday English, or a synonym of several questions, says too little to
+        # answer a question nobody asked ("other", "years", "simple").
+        seen: dict[tuple[str, ...], set[str]] = {}
+        for q in questions:
+            for v in q.values:
+                for syn in (v.value, v.label, *v.synonyms):
+                    seen.setdefault(parsing._phrase(syn), set()).add(q.id)
+        self.weak_alone = {p for p, qs in seen.items() if len(p) == 1 and (len(qs) > 1 or p[0] in vocab.common)}
+        # Numbers are never typo targets: "there" must not become "three".
+        self.targets = sorted(t for t in targets if len(t) >= _FUZZY_MIN_LEN and t.isalpha())
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one speller per knowledge base, kept for the process
+    def correct(self, word: str) -> str:
+        """The intended word for `word`, or `word` itself."""
+        if len(word) < _FUZZY_MIN_LEN or word in self.known or not word.isalpha():
+            return word
+        bound = 1 if len(word) <= 6 else 2
+        best = process.extract(word, self.targets, scorer=OSA.distance, limit=3, score_cutoff=bound)
+        best = [b for b in best if b[0][0] == word[0]]
+        if not best:
+            return word
+        if len(best) > 1 and best[1][1] == best[0][1]:
+            return word  # two equally close readings: guessing would be a false accept
+        return best[0][0]
+
+
+_SPELLERS: dict[int, tuple[list[Question], _Speller]] = {}
+
+
+def _speller(questions: list[Question]) -> _Speller:
+    hit = _SPELLERS.get(id(questions))
+    if hit is not None and hit[0] is questions:
+        return hit[1]
+    if len(_SPELLERS) > 64:
+        _SPELLERS.clear()
+    sp = _Speller(questions, vocabulary())
+    _SPELLERS[id(questions)] = (questions, sp)
+    return sp
+
+
+def _spell(questions: list[Question], text: str) -> str:
+    """The text with near misses of our words corrected ("pyhton" -> "python"), Slack markup kept."""
+    sp = _speller(questions)
+
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        low = w.lower()
+        c = sp.correct(low)
+        return w if c == low else c
+
+    # Only words outside Slack markup (<@U1>, <url|label>) are looked at.
+    parts = re.split(r"(<[^<>]*>)", text)
+    return "".join(p if p.startswith("<") else re.sub(r"[^\W\d_]+", fix, p) for p in parts)
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+def understand(questions: list[Question], text: str, *, open: str | None = None,  # noqa: A002 - the state's name
+               answers: Mapping[str, str | int] | None = None, skipped: frozenset[str] | set[str] = frozenset(),
                recommended: bool = False, recommendation: str | None = None) -> Utterance:
     """What `text` means with question `open` asked (None: none is open), `answers` given so far,
     and a recommendation shown or not (`recommendation`: its framework, to resolve "adopt").
 
-    Never raises on any `str`.
+    Never raises on any `str`: a line that cannot be read is refused, not a crash.
     """
-    answers = answers or {}
-    cmd = parsing.parse_command(text)
-    if cmd is not None:
+    try:
+        return _Reader(questions, text, open, answers or {}, frozenset(skipped), recommended, recommendation).read()
+    except Exception:  # untrusted text must never crash a conversation
+        log.exception("could not read a line")
+        return Utterance(kind="refused", refused=f"I didn't catch that. {parsing.SKIP_HINT}")
+
+
+# Leading words that do not change what follows ("ok so let's go with django").
+_LEAD_FILLERS = frozenset({"ok", "okay", "so", "alright", "right", "well", "then", "cool", "great", "yes", "yeah",
+                           "yep", "fine", "hmm", "good", "perfect", "sure", "k", "actually", "guys", "team", "folks"})
+_RATIONALE = re.compile(r"^[\s,;:.!\-\u2013\u2014]*(?:(?:because|since|as|cause|cuz|coz|bc|b/c|given that|"
+                        r"due to)\b)?[\s,:]*", re.IGNORECASE)
+# A preference keeps its left side: "conventions > freedom", "speed of development over raw speed".
+_NUMBERISH = r"(?:\d|a\s|an\s|one\b|two\b|three\b|four\b|five\b|six\b|seven\b|eight\b|nine\b|ten\b|twenty\b|" \
+             r"thirty\b|forty\b|fifty\b|hundred\b|dozen\b|few\b|couple\b|handful\b)"
+_PREFER = re.compile(r"\s*(?:(?<!\S)>+|\brather than\b|\binstead of\b|\bover\b(?!\s*" + _NUMBERISH + r")|\bmore than\b(?!\s*"
+                     + _NUMBERISH + r"))[^,.;!?\n]*", re.IGNORECASE)
+_CONTRAST = re.compile(r"\b(?:but|though|tho|although|however|whereas|except|yet)\b", re.IGNORECASE)
+_USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
+_LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^<>]*)?>[\s,:]*(?!\s*(?:and\b|&|\+|plus\b|or\b|,))")
+_DEADLINE = frozenset({"in", "within", "by", "after", "ago", "next", "every", "per"})
+_STRONG_HEDGE = tuple(parsing.UNSURE)
+_WEAK_HEDGE = tuple(parsing.WEAK_UNSURE)
+_GENERIC = frozenset(parsing._phrase(w) for w in (*parsing.GENERIC_YES, *parsing.GENERIC_NO, "yes", "no"))
+
+
+class _Reader:
+    """One reading of one line (the rules of the module docstring, in order)."""
+
+    def __init__(self, questions: list[Question], text: str, open_q: str | None, answers: Mapping[str, str | int],
+                 skipped: frozenset[str], recommended: bool, recommendation: str | None):
+        self.questions, self.by_id = questions, {q.id: q for q in questions}
+        self.open = open_q if open_q in self.by_id else None
+        self.answers, self.skipped = answers, skipped
+        self.recommended, self.recommendation = recommended, recommendation
+        self.vocab = vocabulary()
+        self.speller = _speller(questions)
+        self.raw = text
+        self.addressed = False
+        self.text = self._prepare(text)
+
+    # -- preparation ---------------------------------------------------------------------------
+    def _prepare(self, text: str) -> str:
+        # Slack escapes &, < and >; a ">" between two options is a preference, not markup.
+        t = text.replace("&gt;", " > ").replace("&lt;", " < ").replace("&amp;", " & ")
+        m = _LEADING_MENTION.match(t)
+        if m:  # "@Framework Advisor yes": the mention addresses the bot, it is no head count
+            self.addressed = True
+            t = t[m.end():]
+        return _spell(self.questions, t)
+
+    def tokens(self, text: str | None = None) -> list[str]:
+        """Normalised word tokens of the (prepared) line."""
+        return [t for c in parsing._clauses(self.text if text is None else text) for t in c]
+
+    # -- the rules -----------------------------------------------------------------------------
+    def read(self) -> Utterance:
+        if len(self.raw) > parsing.MAX_ANSWER_CHARS:
+            return Utterance(kind="refused", refused=f"Sorry, that is too long for me (over "
+                                                     f"{parsing.MAX_ANSWER_CHARS} characters). Please answer in a "
+                                                     "few words.")
+        tokens = self.tokens()
+        if not tokens and self.raw.strip() != "?":
+            return self._nothing(tokens)
+        for rule in (self._command, self._decision):
+            found = rule(tokens)
+            if found is not None:
+                return found
+        return self._answers(tokens)
+
+    def _command(self, tokens: list[str]) -> Utterance | None:
+        cmd = parsing.parse_command(self.text)
+        key = tuple(self.vocab.strip_fillers(tokens))
+        if cmd is None and key in self.vocab.commands:
+            cmd = Command(name=self.vocab.commands[key])  # type: ignore[arg-type]
+        if cmd is None:
+            if key in self.vocab.chatter:
+                return Utterance(kind="chatter")
+            return None
+        if cmd.name == "decide" and cmd.framework is None:
+            return self._decide_unnamed(cmd)
         return Utterance(kind="command", command=cmd)
-    correction = parsing.find_correction(questions, text)
-    if correction is not None:
-        return Utterance(kind="answers", answers={correction[0]: correction[1]}, correction=True)
-    if open is None:
-        return Utterance(kind="refused", refused="Every question that matters is answered.")
-    q = next(q for q in questions if q.id == open)
-    parsed = parsing.parse_answer(q, text)
-    if parsed.ok and parsed.value is not None:
-        return Utterance(kind="answers", answers={open: parsed.value})
-    volunteered = parsing.find_volunteered([x for x in questions if x.id != open], text)
-    if volunteered is not None and volunteered[0] not in answers and volunteered[0] not in skipped:
-        return Utterance(kind="answers", answers={volunteered[0]: volunteered[1]})
-    return Utterance(kind="refused", refused=parsed.message or "I didn't catch that.")
+
+    def _decide_unnamed(self, cmd: Command) -> Utterance:
+        """`decide` without a framework we rank: postponed, the recommendation, or an unknown name."""
+        rest = parsing._phrase(cmd.value or "")
+        if any(rest[:len(p)] == p for p in self.vocab.postpone):
+            return Utterance(kind="refused", refused="Nothing is recorded: that is not a decision yet. When the "
+                                                     "team has decided, type `decide django|flask|node because ...`.")
+        if self.recommended and (not rest or any(rest == r for r in self.vocab.references)):
+            return self._adopt(None)
+        return Utterance(kind="command", command=cmd)
+
+    def _adopt(self, rationale: str | None) -> Utterance:
+        value = None if self.recommendation else "recommendation"
+        return Utterance(kind="command", command=Command(name="decide", framework=self.recommendation,
+                                                         rationale=rationale, value=value))
+
+    def _decision(self, tokens: list[str]) -> Utterance | None:
+        toks = list(tokens)
+        while toks and toks[0] in _LEAD_FILLERS:
+            toks.pop(0)
+        if self.recommended:
+            before_because = _until(toks, ("because", "since", "bc", "cause", "as"))
+            if tuple(before_because) in self.vocab.adopt or \
+                    tuple(self.vocab.strip_fillers(before_because)) in self.vocab.adopt:
+                return self._adopt(self._rationale_after(None))
+        for fw_tokens, fw in self.vocab.frameworks:
+            # "django it is", "flask then", "node, final answer"
+            if tuple(toks[:len(fw_tokens)]) == fw_tokens and tuple(toks[len(fw_tokens):]) in _SUFFIXES:
+                return self._decided(fw, fw_tokens)
+        for lead in self.vocab.leads:
+            if tuple(toks[:len(lead)]) != lead:
+                continue
+            rest = toks[len(lead):]
+            while rest and rest[0] in ("with", "for", "on", "the", "to", "use", "going", "go"):
+                rest = rest[1:]
+            for fw_tokens, fw in self.vocab.frameworks:
+                if tuple(rest[:len(fw_tokens)]) == fw_tokens:
+                    return self._decided(fw, fw_tokens)
+            if self.recommended:
+                for ref in self.vocab.references:
+                    if tuple(rest[:len(ref)]) == ref and (len(rest) == len(ref) or rest[len(ref)] in _CONNECTORS):
+                        return self._adopt(self._rationale_after(None))
+            if lead[0] == "decide" and len(lead) == 1:
+                return self._decide_unnamed(Command(name="decide", value=" ".join(rest) or None))
+        return None
+
+    def _decided(self, framework: str, alias: tuple[str, ...]) -> Utterance:
+        return Utterance(kind="command", command=Command(name="decide", framework=framework,
+                                                         rationale=self._rationale_after(alias)))
+
+    def _rationale_after(self, alias: tuple[str, ...] | None) -> str | None:
+        """The reason given after the framework (or after "because" when no framework is named)."""
+        t = parsing.clean(self.text)
+        if alias is None:
+            m = re.search(r"\b(?:because|since|bc|cause|cuz|as)\b", t, re.IGNORECASE)
+            if not m:
+                return None
+            rest = t[m.start():]
+        else:
+            pattern = r"[\s.\-_]*".join(re.escape(a) for a in alias)
+            m = re.search(r"\b" + pattern + r"\b", t, re.IGNORECASE)
+            rest = t[m.end():] if m else ""
+            rest = re.sub(r"^\s*(?:it is|then|final answer|for us|all the way|wins)\b", "", rest, flags=re.I)
+        rest = _RATIONALE.sub("", rest, count=1).strip(" \t.,;:!-")
+        return rest[:2000] or None
+
+    # -- answers -------------------------------------------------------------------------------
+    def _answers(self, tokens: list[str]) -> Utterance:
+        correction = parsing.find_correction(self.questions, self.text)
+        marker = correction is not None or _has_marker(tokens)
+        text = _PREFER.sub("", self.text)
+        segments = [s for s in _CONTRAST.split(text)]
+        clauses: list[list[str]] = []
+        seg_of: list[int] = []
+        for si, seg in enumerate(segments):
+            for c in parsing._clauses(seg):
+                clauses.append(c)
+                seg_of.append(si)
+        self.clauses, self.seg_of = clauses, seg_of
+        strong = {m.clause for m in parsing._find(clauses, parsing._word_lexicon(_STRONG_HEDGE, "h"))}
+        weak = {m.clause for m in parsing._find(clauses, parsing._word_lexicon(_WEAK_HEDGE, "w"))}
+        found, hedged, tried = self._phrase_values(clauses, seg_of, strong, weak)
+        counts = self._quantities(text, strong)
+        for qid, value in counts.items():
+            if value is None:
+                tried.add(qid)
+            elif qid not in found:
+                found[qid] = value
+        if correction is not None:
+            found[correction[0]] = correction[1]
+        stored: dict[str, str | int] = {}
+        for qid, value in found.items():
+            if qid == self.open:
+                stored[qid] = value
+            elif qid in self.answers or qid in self.skipped:
+                if marker and self.answers.get(qid) != value:
+                    stored[qid] = value  # "actually ...": a change on purpose
+            else:
+                stored[qid] = value
+        if stored:
+            return Utterance(kind="answers", answers=stored, correction=marker)
+        return self._nothing(tokens, hedged=bool(strong) or self.open in hedged, tried=tried)
+
+    def _phrase_values(self, clauses: list[list[str]], seg_of: list[int], strong: set[int],
+                       weak: set[int]) -> tuple[dict[str, str], set[str], set[str]]:
+        """Values of choice and yes/no questions the line states with confidence.
+
+        Returns (question -> value, questions where a hedge spoiled the value, questions the line
+        tried to answer but could not be read for: ambiguous or only negated).
+        """
+        cands: list[tuple[Question, parsing._Match, bool]] = []
+        for q in self.questions:
+            if q.type == "integer":
+                continue
+            ms = parsing._find(clauses, parsing._lexicon(q, q.id == self.open))
+            starts = {(m.clause, m.start) for m in ms}
+            for m in ms:
+                if m.value.startswith("\0") or parsing._determiner_no(clauses[m.clause], m, starts):
+                    continue
+                phrase = tuple(clauses[m.clause][m.start:m.end])
+                if q.id != self.open and phrase in self.speller.weak_alone:
+                    continue
+                cands.append((q, m, phrase in _GENERIC))
+        cands = self._without_overlaps(cands)
+        specific_clauses: dict[int, set[str]] = {}
+        for q, m, generic in cands:
+            if not generic:
+                specific_clauses.setdefault(m.clause, set()).add(q.id)
+        n_tokens = sum(len(c) for c in clauses)
+        values: dict[str, list[tuple[str | None, int, bool]]] = {}
+        for q, m, generic in cands:
+            if generic:
+                # A bare "yes", "required" or "never" speaks of the open question only in a short
+                # line or one on its topic, and never in a clause that names another question.
+                if specific_clauses.get(m.clause, set()) - {q.id}:
+                    continue
+                if n_tokens > 6 and not self._on_topic(q, clauses):
+                    continue
+            if m.clause in strong:
+                values.setdefault(q.id, []).append(("\0hedge", seg_of[m.clause], False))
+                continue
+            value: str | None = m.value
+            if m.negated:
+                value = "no" if q.type == "yes_no" and m.value == "yes" else None
+            tentative = m.clause in weak and q.type == "yes_no"
+            values.setdefault(q.id, []).append((value, seg_of[m.clause], tentative))
+        found: dict[str, str] = {}
+        hedged: set[str] = set()
+        tried: set[str] = set()
+        for qid, vals in values.items():
+            if any(v == "\0hedge" for v, _, _ in vals):
+                hedged.add(qid)
+                continue
+            real = [(v, s, t) for v, s, t in vals if v is not None]
+            if not real:
+                tried.add(qid)  # only what it is not
+                continue
+            last = max(s for _, s, _ in real)
+            chosen = {v for v, s, _ in real if s == last}
+            if any(t for _, _, t in real):
+                hedged.add(qid)  # "not really, maybe push notifications later"
+            elif len(chosen) == 1:
+                found[qid] = chosen.pop()  # type: ignore[assignment]
+            else:
+                tried.add(qid)
+        return found, hedged, tried
+
+    def _without_overlaps(self, cands: list) -> list:
+        """Where two questions claim the same words, the longer phrase wins, then the open question."""
+        keep = []
+        for i, (q, m, g) in enumerate(cands):
+            lost = False
+            for j, (q2, m2, _g2) in enumerate(cands):
+                if i == j or m.clause != m2.clause or m.end <= m2.start or m2.end <= m.start:
+                    continue
+                a, b = m.end - m.start, m2.end - m2.start
+                if q.id == q2.id:
+                    # "we are hiring" inside "we are hiring for other teams": the longer reading wins.
+                    if b > a:
+                        lost = True
+                        break
+                    continue
+                if b > a or (b == a and (q2.id == self.open or q.id != self.open)):
+                    lost = True
+                    break
+            if not lost:
+                keep.append((q, m, g))
+        return keep
+
+    def _on_topic(self, q: Question, clauses: list[list[str]]) -> bool:
+        words = self.vocab.topics.get(q.id, set())
+        for c in clauses:
+            for w in words:
+                if any(tuple(c[i:i + len(w)]) == w for i in range(len(c))):
+                    return True
+        return False
+
+    # -- numbers with units ------------------------------------------------------------------
+    def _quantities(self, text: str, strong: set[int]) -> dict[str, str | int | None]:
+        """Head counts, durations and years of experience the line states (None: tried, unreadable).
+
+        A time span never answers the head count and a head count never the duration; people are
+        summed ("3 backend + 2 frontend") and multiplied ("two teams of 6"); a number of teams
+        alone is no head count.
+        """
+        out: dict[str, str | int | None] = {}
+        if strong:
+            return out  # "no idea, maybe 5?": a hedge, asked again as one
+        toks = parsing._number_tokens(_USER_MENTION.sub(" someone ", text))
+        q = self._read_counts(toks)
+        size = self.by_id.get("team_size")
+        if size is not None:
+            value = self._head_count(size, text, q)
+            if value is not None or (self.open == size.id and any(q.values())):
+                out[size.id] = value
+        words = self.tokens(text)
+        exp_context = any(tuple(words[i:i + len(w)]) == w for w in self.vocab.experience_words
+                          for i in range(len(words)))
+        spans = q["time"] if self.open in ("duration", "experience") else q["time_firm"]
+        if spans:
+            if exp_context or (self.open == "experience" and not exp_context):
+                target = "experience" if (exp_context or self.open == "experience") else "duration"
+            else:
+                target = "duration"
+            mapped = {self._map_time(target, m) for m in spans}
+            if target in self.by_id and len(mapped) == 1:
+                out[target] = mapped.pop()
+            elif target == self.open:
+                out[target] = None
+        return out
+
+    def _read_counts(self, toks: list) -> dict[str, list[Decimal]]:
+        """Numbers sorted by what follows them: people, roles, groups, time spans, bare numbers."""
+        v = self.vocab
+        found: dict[str, list[Decimal]] = {"people": [], "roles": [], "groups": [], "time": [], "time_firm": [],
+                                           "bare": []}
+        i = 0
+        n_toks = len(toks)
+        while i < n_toks:
+            tok = toks[i]
+            prev = toks[i - 1] if i else None
+            if isinstance(tok, str):
+                # "a decade", "a year", "half a year"
+                if tok in ("a", "an", "one") and i + 1 < n_toks and isinstance(toks[i + 1], str) \
+                        and toks[i + 1] in v.time_units and len(toks[i + 1]) > 1:
+                    self._time(found, v.time_units[toks[i + 1]], prev)
+                    i += 2
+                    continue
+                i += 1
+                continue
+            n = tok
+            j = i + 1
+            if j + 1 < n_toks and toks[j] in ("-", "to", "or", "/") and isinstance(toks[j + 1], Decimal):
+                n = parsing._midpoint(n, toks[j + 1])
+                j += 2
+            if isinstance(prev, str) and prev in v.versions:
+                i = j
+                continue
+            while j < n_toks and toks[j] in ("more", "or", "so", "ish", "odd", "plus", "of", "full", "time",
+                                             "fulltime", "other", "good", "great", "solid", "senior", "junior"):
+                if toks[j] == "time" and j > i + 1 and toks[j - 1] == "full":
+                    pass
+                j += 1
+            nxt = toks[j] if j < n_toks else None
+            if isinstance(nxt, str) and nxt in v.time_units:
+                self._time(found, n * v.time_units[nxt], prev)
+                i = j + 1
+                continue
+            if isinstance(nxt, str) and nxt in v.groups:
+                k = j + 1
+                if k + 1 < n_toks and toks[k] == "of" and isinstance(toks[k + 1], Decimal):
+                    found["people"].append(n * toks[k + 1])  # type: ignore[operator]
+                    i = k + 2
+                    continue
+                if isinstance(prev, str) and prev == "of" and i >= 2 and toks[i - 2] in v.groups:
+                    found["people"].append(n)  # "a team of 6"
+                    i = j + 1
+                    continue
+                found["groups"].append(n)
+                i = j + 1
+                continue
+            person = next((p for p in v.people if tuple(toks[j:j + len(p)]) == p), None)
+            if person is not None:
+                found["roles" if person in v.roles else "people"].append(n)
+                i = j + len(person)
+                continue
+            if (isinstance(prev, str) and prev == "of" and i >= 2 and toks[i - 2] in v.groups) or \
+                    (i >= 2 and toks[i - 2:i] == ["we", "are"]) or (i >= 2 and toks[i - 2:i] == ["there", "are"]):
+                found["people"].append(n)  # "a team of 6", "we're 6"
+                i = j
+                continue
+            found["bare"].append(n)
+            i = j
+        return found
+
+    @staticmethod
+    def _time(found: dict[str, list[Decimal]], months: Decimal, prev: object) -> None:
+        found["time"].append(months)
+        if prev not in _DEADLINE:  # "in 2 weeks" is a deadline, not how long it lives
+            found["time_firm"].append(months)
+
+    def _map_time(self, target: str, months: Decimal) -> str:
+        if target == "experience":
+            years = months / 12
+            e = self.vocab.experience
+            return ("beginner" if years < e["intermediate_from"] else
+                    "intermediate" if years < e["experienced_from"] else "experienced")
+        d = self.vocab.duration
+        return "short" if months < d["short_below"] else "medium" if months < d["long_from"] else "long"
+
+    def _head_count(self, q: Question, text: str, found: dict[str, list[Decimal]]) -> int | None:
+        """The head count the line states, or None (for the open question: refused)."""
+        people = set(found["people"])
+        roles = found["roles"]
+        if not people and len(roles) > 1:
+            people = {sum(roles, Decimal(0))}  # "3 backend + 2 frontend"
+        elif not people and len(roles) == 1:
+            people = set(roles)
+        mentions = len(_USER_MENTION.findall(text))
+        if not people and mentions and not any(found.values()):
+            # "<@U1> and I", "me, <@U2> and <@U3>": each mention a person, plus the speaker.
+            me = bool(re.search(r"\b(?:i|me|myself)\b", parsing.clean(text).lower()))
+            if me or mentions > 1:
+                people = {Decimal(mentions + int(me))}
+        if self.open == q.id and not people and found["groups"] and len(set(found["bare"])) == 1:
+            people = set(found["bare"])  # "40 across 3 squads"
+        if self.open == q.id and not people:
+            if found["time"] or found["groups"]:
+                return None  # a span or a number of teams is no head count
+            parsed = parsing._parse_integer(q, text)
+            return parsed.value if parsed.ok else None  # type: ignore[return-value]
+        if len(people) != 1:
+            return None
+        n = people.pop()
+        if n != n.to_integral_value() or (q.min is not None and n < q.min) or (q.max is not None and n > q.max):
+            return None
+        return int(n)
+
+    # -- nothing stored ------------------------------------------------------------------------
+    def _nothing(self, tokens: list[str], *, hedged: bool = False, tried: set[str] | None = None) -> Utterance:
+        """A line that stores nothing: a hedge, a failed try at the open question, or chatter."""
+        q = self.by_id.get(self.open) if self.open else None
+        if hedged:
+            return Utterance(kind="hedge", refused="Take your time: answer when you know"
+                             + (f" ({_expected(q)})" if q else "") + ", or type skip.")
+        if q is None:
+            return Utterance(kind="chatter")
+        key = self.vocab.strip_fillers(tokens)
+        numbers = q.type == "integer" and bool(re.search(r"\d", self.text) or parsing._numbers(self.text))
+        tried = tried or set()
+        if not (len(key) <= 3 or self.addressed or q.id in tried or numbers or tried
+                or self._on_topic(q, self.clauses if hasattr(self, "clauses") else [tokens])):
+            return Utterance(kind="chatter")
+        return Utterance(kind="refused", refused=self._refusal(q))
+
+    def _refusal(self, q: Question) -> str:
+        if q.type == "integer":
+            counts = self._read_counts(parsing._number_tokens(self.text))
+            if counts["groups"] and not counts["people"]:
+                return f"That sounds like a number of teams. How many developers in all? {parsing.SKIP_HINT}"
+            if counts["time"]:
+                return f"That sounds like a time span, not a head count. {_expected(q)} {parsing.SKIP_HINT}"
+        return parsing.parse_answer(q, self.text).message or f"I didn't catch that. {parsing.SKIP_HINT}"
+
+
+_SUFFIXES = frozenset({("it", "is"), ("then",), ("final", "answer"), ("for", "us"), ("all", "the", "way"), ("wins",),
+                       ("it", "is", "then"), ("is", "the", "one"), ("is", "it"), ("please",), ("for", "sure")})
+_CONNECTORS = frozenset({"because", "since", "as", "bc", "cause", "cuz", "then", "please", "and"})
+
+
+def _until(tokens: list[str], stops: tuple[str, ...]) -> list[str]:
+    for i, t in enumerate(tokens):
+        if t in stops:
+            return tokens[:i]
+    return tokens
+
+
+def _has_marker(tokens: list[str]) -> bool:
+    return any(tuple(tokens[i:i + len(mk)]) == mk for mk in parsing._MARKERS for i in range(len(tokens)))
+
+
+def _expected(q: Question) -> str:
+    return parsing._expected(q)
