@@ -15,6 +15,7 @@ from bot import parsing
 from bot.models import Consultation, Decision, LogEntry, Option, Reply
 from bot.render import explain
 from bot.store import Store, StoreError
+from bot.understanding import understand
 from knowledge.models import FRAMEWORKS, Question
 from rules.advisor import Advisor
 from rules.advisor import default as default_advisor
@@ -70,11 +71,22 @@ def replay(log: list[LogEntry]) -> tuple[dict, dict, set, list]:
             answers[e.question] = e.value  # type: ignore[assignment]
             by[e.question] = e.user_id
             skipped.discard(e.question)
+        elif e.kind == "answers" and isinstance(e.value, dict):
+            # Several answers from one line: one undo restores all of them.
+            stack.append(("answers", [(q, answers.get(q), by.get(q), q in skipped) for q in e.value], None, None,
+                          False))
+            for q, v in e.value.items():
+                answers[q], by[q] = v, e.user_id
+                skipped.discard(q)
         elif e.kind == "skip" and e.question:
             stack.append(("skip", e.question, None, None, e.question in skipped))
             skipped.add(e.question)
         elif e.kind == "undo" and stack:
             kind, q, prev, prev_by, was_skipped = stack.pop()
+            if kind == "answers":
+                for q1, prev1, prev_by1, was_skipped1 in q:
+                    _restore(answers, by, skipped, q1, prev1, prev_by1, was_skipped1)
+                continue
             if kind == "answer":
                 if prev is None:
                     answers.pop(q, None)
@@ -92,6 +104,19 @@ def replay(log: list[LogEntry]) -> tuple[dict, dict, set, list]:
         elif e.kind == "restart":
             answers, by, skipped, stack = {}, {}, set(), []
     return answers, by, skipped, stack
+
+
+def _restore(answers: dict, by: dict, skipped: set, q: str, prev: object, prev_by: object, was_skipped: bool) -> None:
+    """Put one question back as it was before an undone entry."""
+    if prev is None:
+        answers.pop(q, None)
+        by.pop(q, None)
+    else:
+        answers[q], by[q] = prev, prev_by
+    if was_skipped:
+        skipped.add(q)
+    else:
+        skipped.discard(q)
 
 
 class Consultations:
@@ -223,41 +248,77 @@ class Consultations:
         if again is not None:
             return again
         st = self.state(team_id, consultation_id)
-        cmd = parsing.parse_command(text)
-        if cmd is not None:
+        target = None if st.done else st.next_question
+        if target and message_time and st.current_since and message_time < st.current_since:
+            target = self.previous_question(st) or target  # written before the question moved on
+        recommendation = st.result["recommendation"] if st.done and st.result else None  # type: ignore[index]
+        u = understand(self.kb.questions, text, open=target, answers=st.answers, skipped=st.skipped,
+                       recommended=st.done, recommendation=recommendation)
+        if u.command is not None:
+            cmd = u.command
+            if cmd.name == "decide" and cmd.framework and not cmd.rationale and not _typed_decide(text):
+                name = explain.fw_name(cmd.framework)
+                return [Reply(kind="clarify", pending_decision=cmd.framework, consultation_id=st.consultation.id,
+                              text=f"To record *{name}* as the team's decision, say why in one line: "
+                                   f"`decide {cmd.framework} because ...`")]
             return self.command(st, user, cmd, event_id=event_id)
         if st.consultation.status != "open":
             return [self.closed_reply(st.consultation)]
-        correction = parsing.find_correction(self.kb.questions, text)
-        if correction is not None:
-            qid, value = correction
-            return self.answer(team_id, consultation_id, user, qid, value, raw_text=text, event_id=event_id,
-                               before=st)
-        target = st.next_question
-        if message_time and st.current_since and message_time < st.current_since:
-            target = self.previous_question(st) or target  # written before the question moved on
-        if target is None:
-            return [Reply(kind="clarify", text="Every question that matters is answered. Type `decide django|flask|"
-                                               "node because ...` to record a decision, or `set question=value` "
-                                               "to change an answer.")]
-        parsed = parsing.parse_answer(self.kb.question(target), text)
-        if not parsed.ok:
-            # Not an answer to the open question, but perhaps clearly one to another question not yet
-            # answered: take it ("Noted: ..."), then ask the open question again. Every other question
-            # is looked at, so a text that also speaks of an answered one is not taken (that is a
-            # correction, which needs its marker).
-            volunteered = parsing.find_volunteered([q for q in self.kb.questions if q.id != target], text)
-            if volunteered is not None and volunteered[0] not in st.answers and volunteered[0] not in st.skipped:
-                qid, value = volunteered
-                return self.answer(team_id, consultation_id, user, qid, value, raw_text=text, event_id=event_id,
-                                   before=st)
-            return [Reply(kind="clarify", text=parsed.message or "I didn't catch that.", question=target)]
-        return self.answer(team_id, consultation_id, user, target, parsed.value, raw_text=text, event_id=event_id,
-                           before=st)
+        if u.kind == "chatter":
+            return [Reply(kind="chatter", question=target)]
+        if not u.answers:
+            return [Reply(kind="clarify", text=u.refused or "I didn't catch that.", question=target)]
+        return self.answer_many(st, user, u.answers, raw_text=text, event_id=event_id, open_question=target)
+
+    def answer_many(self, st: State, user: str, answers: dict[str, str | int], *, raw_text: str | None,
+                    event_id: str | None, open_question: str | None) -> list[Reply]:
+        """Store what one line said (one log entry, one undo) and say back what was understood."""
+        team_id, consultation_id = st.consultation.team_id, st.consultation.id
+        try:
+            answers = {qid: validate_value(self.kb.question(qid), v) for qid, v in answers.items()}
+        except (AnswerError, KeyError):
+            return [Reply(kind="clarify", text="I could not store that answer. " + parsing.SKIP_HINT)]
+        got = "Got it: " + " · ".join(self.echo(qid, v) for qid, v in answers.items()) + "."
+        if len(answers) == 1:
+            (qid, value), = answers.items()
+            replies = self.answer(team_id, consultation_id, user, qid, value, raw_text=raw_text, event_id=event_id,
+                                  before=st, echo=got)
+        else:
+            if self.store.append(team_id, consultation_id, "answers", user, question=open_question or
+                                 next(iter(answers)), value=answers, raw_text=raw_text, event_id=event_id) is None:
+                return self.redelivered(team_id, consultation_id, event_id) or []
+            after = self.state(team_id, consultation_id, since=st)
+            replies = [self.next_reply(after, got + self._outcome_note(st, after))]
+        return replies
+
+    def echo(self, qid: str, value: object) -> str:
+        """How an answer reads back in a "Got it" line ("6 developers", "Forms: Yes")."""
+        label = explain.value_label(self.kb, qid, value)
+        q = self.kb.question(qid)
+        if q.type == "integer":
+            return f"{value} developer{'s' if value != 1 else ''}" if qid == "team_size" else f"{qid}: {label}"
+        if q.type == "yes_no":
+            return f"{_TOPICS.get(qid, qid.replace('_', ' ').capitalize())}: {label}"
+        return label
+
+    def _outcome_note(self, before: State, after: State) -> str:
+        """After a recommendation was shown, what a new answer did to it."""
+        if not before.done or not after.done or before.result is None:
+            return ""
+        old, new = before.result, self.full_result(after)
+        if old["recommendation"] != new["recommendation"]:
+            return (f" The recommendation changes from {explain.fw_name(old['recommendation'])} to "
+                    f"{explain.fw_name(new['recommendation'])}.")
+        margin_old, margin_new = _margin(old), _margin(new)
+        how = ("by a wider margin" if margin_new > margin_old + 1e-9 else
+               "by a narrower margin" if margin_new < margin_old - 1e-9 else "by the same margin")
+        return f" The recommendation is still {explain.fw_name(new['recommendation'])}, {how}."
 
     def _answer_given_by(self, st: State, user: str, text: str) -> LogEntry | None:
         """The answer entry a message gave (its user and text), when that answer is still in force."""
         for e in reversed(st.log):
+            if e.kind == "answers" and e.user_id == user and e.raw_text == text and isinstance(e.value, dict):
+                return e if any(st.answers.get(q) == v for q, v in e.value.items()) else None
             if e.kind == "answer" and e.user_id == user and e.raw_text == text and e.question:
                 if st.answers.get(e.question) == e.value and st.answered_by.get(e.question) == user:
                     return e
@@ -277,6 +338,14 @@ class Consultations:
         entry = self._answer_given_by(st, user, old_text)
         if entry is None or old_text == new_text:
             return []
+        if entry.kind == "answers":
+            # A line that answered several questions: read the edit as that line again.
+            u = understand(self.kb.questions, new_text, open=entry.question)
+            if not u.answers:
+                return [Reply(kind="clarify", text="I could not read your edited message, so the earlier answers "
+                                                   "stand. " + (u.refused or ""))]
+            return self.answer_many(st, user, u.answers, raw_text=new_text, event_id=event_id,
+                                    open_question=entry.question)
         q = self.kb.question(entry.question)  # type: ignore[arg-type]
         parsed = parsing.parse_answer(q, new_text)
         if not parsed.ok:
@@ -295,16 +364,20 @@ class Consultations:
         entry = self._answer_given_by(st, user, old_text)
         if entry is None:
             return []
-        if self.store.append(team_id, consultation_id, "withdraw", user, question=entry.question,
-                             event_id=event_id) is None:
-            return self.redelivered(team_id, consultation_id, event_id) or []
+        questions = list(entry.value) if isinstance(entry.value, dict) else [entry.question]
+        for i, qid in enumerate(questions):
+            # Only the first withdrawal carries the event id: a re-delivery stops there.
+            if self.store.append(team_id, consultation_id, "withdraw", user, question=qid,
+                                 event_id=event_id if i == 0 else None) is None:
+                return self.redelivered(team_id, consultation_id, event_id) or []
         self.store.erase_raw_text(team_id, consultation_id, entry.seq)
-        label = entry.question.replace("_", " ")  # type: ignore[union-attr]
+        label = ", ".join(q.replace("_", " ") for q in questions)  # type: ignore[union-attr]
         return [self.next_reply(self.state(team_id, consultation_id),
                                 f"Withdrawn: the answer to {label} (its message was deleted).")]
 
     def answer(self, team_id: str, consultation_id: int, user: str, question: str, value: object, *,
-               raw_text: str | None = None, event_id: str | None = None, before: State | None = None) -> list[Reply]:
+               raw_text: str | None = None, event_id: str | None = None, before: State | None = None,
+               echo: str = "") -> list[Reply]:
         """Record a canonical answer (from a button, a parsed text or `set`) and move on.
 
         `before` is the state the caller already rebuilt (it only shapes the note and the status check).
@@ -328,7 +401,10 @@ class Consultations:
             return self.redelivered(team_id, consultation_id, event_id) or []
         after = self.state(team_id, consultation_id, since=before)
         note = self._change_note(q, [e for e in after.log if e.seq < entry.seq], before, user, value)
-        reply = self.next_reply(after, note)
+        if echo and not note:
+            note = echo  # "Got it: Web app." says what was understood; a change note says more
+        note += self._outcome_note(before, after)
+        reply = self.next_reply(after, note.strip())
         return [reply.model_copy(update={"recorded_question": q.id, "recorded_value": value, "recorded_by": user,
                                          "recorded_in_force": _in_force(after, q.id)})]
 
@@ -494,6 +570,23 @@ class Consultations:
             if r["rule"] not in new_rules:
                 lines.append(f"• no longer fires: {r['text']} ({r['source']})")
         return Reply(kind="text", text="\n".join(lines), result=after)
+
+
+# Short names of yes/no questions for "Got it" lines (the prompt is too long to echo).
+_TOPICS = {"realtime": "Real-time", "one_language": "One language", "hiring": "Hiring", "needs_admin": "Admin",
+           "needs_forms": "Forms", "ml_integration": "ML integration", "performance_critical": "Performance critical",
+           "serverless": "Serverless"}
+
+
+def _typed_decide(text: str) -> bool:
+    """Whether a line is the explicit `decide X` command (recorded at once, as it always was)."""
+    return parsing.clean(text).lower().lstrip(" @:").startswith("decide")
+
+
+def _margin(result: dict) -> float:
+    """How far the recommended framework is ahead of the next one."""
+    scores = sorted((float(r["score"]) for r in result.get("ranking", [])), reverse=True)
+    return scores[0] - scores[1] if len(scores) > 1 else 0.0
 
 
 def decision_text(d: Decision) -> str:

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 DecisionStatus = Literal["proposed", "accepted", "superseded", "rejected"]
 ConsultationStatus = Literal["open", "decided", "cancelled", "closed"]
 # "withdraw": the message that gave an answer was deleted; that answer no longer holds.
-LogKind = Literal["answer", "skip", "undo", "restart", "withdraw"]
+# "answers": one line that answered several questions (value: question -> value); one undo.
+LogKind = Literal["answer", "answers", "skip", "undo", "restart", "withdraw"]
 
 
 class Consultation(BaseModel):
@@ -33,7 +34,7 @@ class LogEntry(BaseModel):
     seq: int
     kind: LogKind
     question: str | None = None
-    value: str | int | None = None
+    value: str | int | dict[str, str | int] | None = None
     raw_text: str | None = None
     user_id: str
     event_id: str | None = None
@@ -62,7 +63,8 @@ class Decision(BaseModel):
     created_at: str
 
 
-ReplyKind = Literal["question", "recommendation", "text", "clarify", "decision", "closed", "error"]
+# "chatter": a line that was neither an answer nor a command; Slack reacts to it, never replies.
+ReplyKind = Literal["question", "recommendation", "text", "clarify", "decision", "closed", "error", "chatter"]
 
 
 class Option(BaseModel):
@@ -97,3 +99,5 @@ class Reply(BaseModel):
     duplicate: bool = False
     # The answer-log position a question or recommendation describes (to drop overtaken replies).
     seq: int | None = None
+    # A decision stated in plain words without a reason: the framework, waiting for its rationale.
+    pending_decision: str | None = None

@@ -245,8 +245,8 @@ _RATIONALE = re.compile(r"^[\s,;:.!\-\u2013\u2014]*(?:(?:because|since|as|cause|
 # A preference keeps its left side: "conventions > freedom", "speed of development over raw speed".
 _NUMBERISH = r"(?:\d|a\s|an\s|one\b|two\b|three\b|four\b|five\b|six\b|seven\b|eight\b|nine\b|ten\b|twenty\b|" \
              r"thirty\b|forty\b|fifty\b|hundred\b|dozen\b|few\b|couple\b|handful\b)"
-_PREFER = re.compile(r"\s*(?:(?<!\S)>+|\brather than\b|\binstead of\b|\bover\b(?!\s*" + _NUMBERISH + r")|\bmore than\b(?!\s*"
-                     + _NUMBERISH + r"))[^,.;!?\n]*", re.IGNORECASE)
+_PREFER = re.compile(r"\s*(?:(?<!\S)>+|\brather than\b|\binstead of\b|\bover\b(?!\s*" + _NUMBERISH
+                     + r")|\bmore than\b(?!\s*" + _NUMBERISH + r"))[^,.;!?\n]*", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|though|tho|although|however|whereas|except|yet)\b", re.IGNORECASE)
 _USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 _LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^<>]*)?>[\s,:]*(?!\s*(?:and\b|&|\+|plus\b|or\b|,))")
@@ -456,7 +456,9 @@ class _Reader:
             value: str | None = m.value
             if m.negated:
                 value = "no" if q.type == "yes_no" and m.value == "yes" else None
-            tentative = m.clause in weak and q.type == "yes_no"
+            # "maybe 5" answers the open question; a hedged yes/no or a hedged mention of another
+            # question is not taken.
+            tentative = m.clause in weak and (q.type == "yes_no" or q.id != self.open)
             values.setdefault(q.id, []).append((value, seg_of[m.clause], tentative))
         found: dict[str, str] = {}
         hedged: set[str] = set()

@@ -87,7 +87,6 @@ def test_an_answer_to_another_open_question_is_noted_and_the_open_one_asked_agai
     "yes",  # which question?
     "purple elephants",
     "maybe JavaScript",  # hedged
-    "JS devs on a REST API",  # two questions at once
 ])
 def test_nothing_is_taken_for_another_question_without_confidence(svc: Consultations, cid: int, store: Store,
                                                                  text: str) -> None:
@@ -95,6 +94,13 @@ def test_nothing_is_taken_for_another_question_without_confidence(svc: Consultat
     r = say(svc, cid, text)
     assert r.kind == "clarify" and r.question == "team_size"
     assert answers(svc, cid) == {"app_type": "web_app"}
+
+
+def test_a_line_with_several_answers_keeps_the_answered_ones_unless_corrected(svc: Consultations, cid: int) -> None:
+    say(svc, cid, "a web app")
+    r = say(svc, cid, "JS devs on a REST API")  # the language is new; the app type was answered already
+    assert answers(svc, cid) == {"app_type": "web_app", "team_language": "javascript"}
+    assert r.kind == "question" and r.question == "team_size"
 
 
 def test_an_answered_question_is_not_changed_without_a_correction(svc: Consultations, cid: int) -> None:

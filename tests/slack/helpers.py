@@ -390,7 +390,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
 EXPECTED_ERRORS = {("conversations.join", "method_not_supported_for_channel_type"),
                    ("chat.postMessage", "not_in_channel"),
                    ("chat.postMessage", "ratelimited"),
-                   ("chat.postMessage", "restricted_action_read_only_channel")}  # a test makes a channel read-only  # Slack's own answer when a test rate-limits a channel
+                   ("chat.postMessage", "restricted_action_read_only_channel")}  # a test makes a channel read-only
 
 
 def assert_contract(bot: Bot) -> None:
