@@ -342,7 +342,8 @@ def _show(reply) -> None:
     """Print a reply; after a recommendation, say how to record the decision."""
     click.echo(terminal.render(reply))
     if reply.kind == "recommendation":
-        click.echo("\nRecord a decision: `decide <django|flask|node> because <why>` (or `quit`).")
+        click.echo("\nRecord the decision in your own words, e.g. `let's go with it because ...` or "
+                   "`we'll pick flask because ...` (or `quit`).")
 
 
 def _stays_open(cid: int) -> str:
@@ -364,11 +365,21 @@ def _converse(service, team: str, user: str, cid: int, last) -> None:
             click.echo(_stays_open(cid))
             return
         for r in _send(service, team, user, cid, text, last):
+            if r.pending_decision:
+                r = _ask_rationale(service, team, user, cid, r.pending_decision)
             _show(r)
             if r.kind in ("question", "recommendation"):
                 last = r
             if r.kind in ("decision", "closed"):
                 return
+
+
+def _ask_rationale(service, team: str, user: str, cid: int, framework: str):
+    """A decision said in plain words without a reason: ask for one (Enter records it without)."""
+    click.echo(f"Why {explain.fw_name(framework)}? One line for the record (Enter records it without a reason):")
+    line = _read_line()
+    rationale = (line or "").strip()
+    return service.decide(team, cid, user, framework, rationale or "No reason given.")
 
 
 def _send(service, team: str, user: str, cid: int, text: str, last) -> list:

@@ -39,6 +39,8 @@ class State:
     log: list[LogEntry] = field(default_factory=list)
     next_question: str | None = None
     done: bool = False
+    # Open questions that can still change the result (the engine's own bound on what is left).
+    useful: int = 0
     # The explained result is built only when asked for (`how`, `status`): most states only need
     # the next question.
     make_result: Callable[[], dict] | None = field(default=None, repr=False)
@@ -149,6 +151,7 @@ class Consultations:
         excluded = frozenset(skipped)
         selection = self.advisor.next_step(st.answers, excluded)
         st.next_question, st.done = selection.next_question, selection.done
+        st.useful = sum(1 for u in selection.usefulness.values() if u > 0)
         st.make_result = lambda: self.advisor.recommend(st.answers, excluded=excluded, with_changes=False)
         st.log = log
         st.current_since = log[-1].created_at if log else ""
@@ -171,7 +174,10 @@ class Consultations:
         q = self.kb.question(st.next_question)  # type: ignore[arg-type]
         options = [Option(value=v.value, label=v.label) for v in q.values]
         hint = explain.options_text(q) if q.type == "integer" else None
-        text = (note + "\n" if note else "") + q.prompt
+        asked = len(st.answers) + len(st.skipped) + 1
+        more = max(0, st.useful - 1)
+        progress = f"_Question {asked} · " + (f"at most {more} more_" if more else "the last one that can matter_")
+        text = (note + "\n" if note else "") + progress + "\n" + q.prompt
         return Reply(kind="question", text=text, question=q.id, prompt=q.prompt, options=options, input_hint=hint,
                      consultation_id=st.consultation.id, answered=len(st.answers))
 
@@ -265,13 +271,14 @@ class Consultations:
         if st.consultation.status != "open":
             return [self.closed_reply(st.consultation)]
         if u.kind == "chatter":
-            return [Reply(kind="chatter", question=target)]
+            return [Reply(kind="chatter", question=target, text="(Not taken as an answer or a command.)")]
         if not u.answers:
             return [Reply(kind="clarify", text=u.refused or "I didn't catch that.", question=target)]
-        return self.answer_many(st, user, u.answers, raw_text=text, event_id=event_id, open_question=target)
+        return self.answer_many(st, user, u.answers, raw_text=text, event_id=event_id, open_question=target,
+                                note=u.open_note)
 
     def answer_many(self, st: State, user: str, answers: dict[str, str | int], *, raw_text: str | None,
-                    event_id: str | None, open_question: str | None) -> list[Reply]:
+                    event_id: str | None, open_question: str | None, note: str | None = None) -> list[Reply]:
         """Store what one line said (one log entry, one undo) and say back what was understood."""
         team_id, consultation_id = st.consultation.team_id, st.consultation.id
         try:
@@ -279,6 +286,8 @@ class Consultations:
         except (AnswerError, KeyError):
             return [Reply(kind="clarify", text="I could not store that answer. " + parsing.SKIP_HINT)]
         got = "Got it: " + " · ".join(self.echo(qid, v) for qid, v in answers.items()) + "."
+        if note:
+            got += " " + note
         if len(answers) == 1:
             (qid, value), = answers.items()
             replies = self.answer(team_id, consultation_id, user, qid, value, raw_text=raw_text, event_id=event_id,

@@ -50,6 +50,8 @@ class Utterance(BaseModel):
     refused: str | None = None
     # Set when an answer replaces an earlier one on purpose ("actually we're 30").
     correction: bool = False
+    # With answers to other questions: why the open question itself was not taken (ambiguous, say).
+    open_note: str | None = None
 
     def as_json(self) -> dict:
         """The public JSON shape used by `framework-advisor parse`."""
@@ -412,7 +414,10 @@ class _Reader:
             else:
                 stored[qid] = value
         if stored:
-            return Utterance(kind="answers", answers=stored, correction=marker)
+            note = None
+            if self.open and self.open not in stored and (self.open in tried or self.open in hedged):
+                note = self._refusal(self.by_id[self.open])
+            return Utterance(kind="answers", answers=stored, correction=marker, open_note=note)
         return self._nothing(tokens, hedged=bool(strong) or self.open in hedged, tried=tried)
 
     def _phrase_values(self, clauses: list[list[str]], seg_of: list[int], strong: set[int],

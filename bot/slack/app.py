@@ -33,7 +33,7 @@ log = logging.getLogger("framework_advisor.app")
 
 # Only what the code calls or receives (no channels:read / groups:read: nothing reads channel metadata).
 BOT_SCOPES = ["commands", "chat:write", "channels:join", "channels:history", "groups:history", "im:history",
-              "mpim:history", "app_mentions:read"]
+              "mpim:history", "app_mentions:read", "reactions:write"]
 
 
 class NotSentRetryHandler(ConnectionErrorRetryHandler):

@@ -19,6 +19,9 @@ from bot import metrics
 from bot.slack import commands, home
 from bot.slack.context import SlackContext
 
+# The reaction on a thread message that was neither an answer nor a command.
+CHATTER_REACTION = "speech_balloon"
+
 log = logging.getLogger("framework_advisor.events")
 
 # Message subtypes we cannot use as answers (edits, deletions, joins, bot posts...).
@@ -86,7 +89,13 @@ def register(app: App, ctx: SlackContext) -> None:
         else:
             replies = ctx.service.deleted(team, c.id, user, old["text"], event_id=event_id)
         if replies:
-            ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
+            if any(r.kind == "chatter" for r in replies):
+            # Side talk in the thread gets no public reply: a reaction tells its author it was not taken.
+            ctx.store.outbox_enqueue(team, channel, "reactions.add", {"channel": channel, "timestamp": ts,
+                                                                      "name": CHATTER_REACTION},
+                                     dedupe_key=f"ev:{event_id}:react")
+            replies = [r for r in replies if r.kind != "chatter"]
+        ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
 
     @app.event("app_mention")
     def on_mention(event: dict, body: dict, context) -> None:
@@ -139,6 +148,12 @@ def register(app: App, ctx: SlackContext) -> None:
             metrics.CONSULTATIONS_FINISHED.inc()
         if any(r.kind == "decision" for r in replies):
             metrics.DECISIONS.inc()
+        if any(r.kind == "chatter" for r in replies):
+            # Side talk in the thread gets no public reply: a reaction tells its author it was not taken.
+            ctx.store.outbox_enqueue(team, channel, "reactions.add", {"channel": channel, "timestamp": ts,
+                                                                      "name": CHATTER_REACTION},
+                                     dedupe_key=f"ev:{event_id}:react")
+            replies = [r for r in replies if r.kind != "chatter"]
         ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
         # Debug, as every per-request line (see commands.py); /metrics has the counts.
         log.debug("thread message handled", extra={

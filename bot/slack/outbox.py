@@ -49,6 +49,7 @@ PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_bloc
              "msg_too_long", "no_text", "invalid_arguments", "invalid_array_arg", "invalid_form_data",
              "invalid_charset", "invalid_json", "json_not_object", "invalid_attachments", "invalid_metadata_format",
              "invalid_metadata_schema", "metadata_too_large", "message_not_found", "cant_update_message",
+             "already_reacted", "too_many_reactions", "invalid_name",
              "edit_window_closed", "account_inactive", "invalid_auth", "token_revoked", "token_expired",
              "not_authed", "not_allowed_token_type", "no_permission", "org_login_required", "restricted_action",
              "restricted_action_read_only_channel", "restricted_action_thread_only_channel",

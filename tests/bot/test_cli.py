@@ -184,7 +184,7 @@ def test_chat_runs_a_full_consultation_from_stdin(chatted) -> None:
     assert len(answers) < len(SCRIPT)  # it stopped before asking everything
     assert final["recommendation"] == "django"
     assert "Recommendation: Django" in out
-    assert "Record a decision:" in out
+    assert "Record the decision in your own words" in out
     assert out.rstrip().endswith(
         "Decision 1 recorded: Flask (the advisor recommended Django). Rationale: we already run it")
     assert "Traceback" not in proc.stderr

@@ -16,6 +16,7 @@ import itertools
 import json
 import logging
 import math
+import re
 import socket
 import struct
 import threading
@@ -271,6 +272,20 @@ class FakeSlackWebAPI:
         with self._lock:
             queue = self._faults.setdefault(method, deque())
             queue.extend(_Fault(kind, retry_after, delay, error) for _ in range(times))
+
+    def user_message(self, channel: str, ts: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        """Record a message a person typed (tests send its event too), so reactions can find it."""
+        with self._lock:
+            message = {"type": "message", "user": user, "text": text, "ts": ts}
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            self.messages.setdefault(channel, []).append(message)
+
+    def reactions(self, channel: str, ts: str) -> list[str]:
+        """The emoji names the bot added to a message (reactions.add)."""
+        with self._lock:
+            message = self._find(channel, ts)
+            return [r["name"] for r in (message or {}).get("reactions", [])]
 
     def ratelimit_channel(self, channel: str, seconds: float) -> None:
         """For ``seconds`` from now, chat.postMessage to ``channel`` answers HTTP 429 ``ratelimited``
@@ -550,6 +565,20 @@ class FakeSlackWebAPI:
             raise SlackError("not_in_channel")
         return {"ok": True, "message_ts": self._next_ts()}
 
+    def _reactions_add(self, request: _Request) -> dict[str, Any]:
+        params = request.params
+        channel, ts, name = str(params["channel"]), str(params["timestamp"]), str(params["name"])
+        if not re.fullmatch(r"[a-z0-9_+\-']+", name):
+            raise SlackError("invalid_name")
+        message = self._find(channel, ts)
+        if message is None:
+            raise SlackError("message_not_found")
+        reactions = message.setdefault("reactions", [])
+        if any(r["name"] == name and self.bot_user_id in r["users"] for r in reactions):
+            raise SlackError("already_reacted")
+        reactions.append({"name": name, "users": [self.bot_user_id], "count": 1})
+        return {"ok": True}
+
     def _chat_delete(self, request: _Request) -> dict[str, Any]:
         channel, ts = str(request.params["channel"]), str(request.params["ts"])
         message = self._find(channel, ts)
@@ -736,6 +765,7 @@ _METHODS = {
     "chat.update": FakeSlackWebAPI._chat_update,
     "chat.postEphemeral": FakeSlackWebAPI._chat_post_ephemeral,
     "chat.delete": FakeSlackWebAPI._chat_delete,
+    "reactions.add": FakeSlackWebAPI._reactions_add,
     "conversations.replies": FakeSlackWebAPI._conversations_replies,
     "conversations.history": FakeSlackWebAPI._conversations_history,
     "conversations.join": FakeSlackWebAPI._conversations_join,

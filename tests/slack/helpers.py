@@ -272,6 +272,7 @@ class Bot:
             ts: str | None = None, event_id: str | None = None, **extra: Any) -> int:
         """A message typed in a channel (a thread reply when thread_ts is given)."""
         ts = ts or now_ts()
+        self.fake.user_message(channel, ts, user, text, thread_ts)
         event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
                  "channel_type": "channel", "event_ts": ts, "team": team, **extra}
         if thread_ts:
