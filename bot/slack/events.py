@@ -89,13 +89,7 @@ def register(app: App, ctx: SlackContext) -> None:
         else:
             replies = ctx.service.deleted(team, c.id, user, old["text"], event_id=event_id)
         if replies:
-            if any(r.kind == "chatter" for r in replies):
-            # Side talk in the thread gets no public reply: a reaction tells its author it was not taken.
-            ctx.store.outbox_enqueue(team, channel, "reactions.add", {"channel": channel, "timestamp": ts,
-                                                                      "name": CHATTER_REACTION},
-                                     dedupe_key=f"ev:{event_id}:react")
-            replies = [r for r in replies if r.kind != "chatter"]
-        ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
+            ctx.send(team, channel, thread_ts, replies, key=f"ev:{event_id}")
 
     @app.event("app_mention")
     def on_mention(event: dict, body: dict, context) -> None:
