@@ -414,6 +414,8 @@ class _Reader:
             else:
                 stored[qid] = value
         if stored:
+            order = {q.id: i for i, q in enumerate(self.questions)}
+            stored = dict(sorted(stored.items(), key=lambda kv: order[kv[0]]))  # the questions' own order
             note = None
             if self.open and self.open not in stored and (self.open in tried or self.open in hedged):
                 note = self._refusal(self.by_id[self.open])
