@@ -84,7 +84,9 @@ class Vocabulary:
         self.chatter = {tuple(self.strip_fillers(list(phrase(p)))) for p in data["chatter"]["phrases"]} - {()}
         dec = data["decisions"]
         self.leads = sorted({phrase(p) for p in dec["leads"]} - {()}, key=len, reverse=True)
-        self.references = sorted({phrase(p) for p in dec["recommendation"]} - {()}, key=len, reverse=True)
+        refs = {phrase(p) for p in dec["recommendation"]}
+        refs |= {r[1:] for r in refs if r[:1] == ("the",)}  # "go with the recommendation" loses its "the"
+        self.references = sorted(refs - {()}, key=len, reverse=True)
         self.adopt = {phrase(p) for p in dec["adopt"]} - {()}
         self.postpone = sorted({phrase(p) for p in dec["postpone"]} - {()}, key=len, reverse=True)
         self.frameworks = sorted(((phrase(a), fw) for fw, aliases in data["frameworks"].items() for a in aliases),
@@ -182,6 +184,8 @@ class _Speller:
         """The intended word for `word`, or `word` itself."""
         if len(word) < _FUZZY_MIN_LEN or word in self.known or not word.isalpha():
             return word
+        if any(word.endswith(end) and word[:-len(end)] in self.known for end in ("s", "es", "ed", "d", "ing", "ly")):
+            return word  # a word form of a known word ("knows", "needed"), not a typo
         bound = 1 if len(word) <= 6 else 2
         best = process.extract(word, self.targets, scorer=OSA.distance, limit=3, score_cutoff=bound)
         best = [b for b in best if b[0][0] == word[0]]
@@ -272,16 +276,17 @@ class _Reader:
         self.raw = text
         self.addressed = False
         self.text = self._prepare(text)
+        self.unspelled = self._prepare(text, spell=False)  # the rationale keeps the words as typed
 
     # -- preparation ---------------------------------------------------------------------------
-    def _prepare(self, text: str) -> str:
+    def _prepare(self, text: str, spell: bool = True) -> str:
         # Slack escapes &, < and >; a ">" between two options is a preference, not markup.
         t = text.replace("&gt;", " > ").replace("&lt;", " < ").replace("&amp;", " & ")
         m = _LEADING_MENTION.match(t)
         if m:  # "@Framework Advisor yes": the mention addresses the bot, it is no head count
             self.addressed = True
             t = t[m.end():]
-        return _spell(self.questions, t)
+        return _spell(self.questions, t) if spell else t
 
     def tokens(self, text: str | None = None) -> list[str]:
         """Normalised word tokens of the (prepared) line."""
@@ -366,7 +371,7 @@ class _Reader:
 
     def _rationale_after(self, alias: tuple[str, ...] | None) -> str | None:
         """The reason given after the framework (or after "because" when no framework is named)."""
-        t = parsing.clean(self.text)
+        t = parsing.clean(self.unspelled)
         if alias is None:
             m = re.search(r"\b(?:because|since|bc|cause|cuz|as)\b", t, re.IGNORECASE)
             if not m:
