@@ -336,7 +336,7 @@ class _Reader:
                                                          rationale=rationale, value=value))
 
     def _decision(self, tokens: list[str]) -> Utterance | None:
-        toks = list(tokens)
+        toks = " ".join(tokens).replace("let us ", "lets ").split()  # "let us go with" as "lets go with"
         while toks and toks[0] in _LEAD_FILLERS:
             toks.pop(0)
         if self.recommended:
