@@ -230,6 +230,12 @@ class Settings(_Strict):
     min_confidence: float = Field(ge=0.5, le=1.0)
     min_lead: float = Field(ge=0.0, le=1.0)
     combination: str
+    # A lead (in shown fit, 0-1) at least this wide reads "a clear lead"; below it "a narrow lead".
+    clear_lead: float = Field(default=0.15, ge=0.0, le=1.0)
+    # The shown fit never reaches certainty: 0.5 + fit_span * CF, so it stays within 0.5 +/- fit_span.
+    fit_span: float = Field(default=0.45, gt=0.0, lt=0.5)
+    # Default review date of a decision, in months after it is recorded.
+    review_months: int = Field(default=6, ge=1, le=60)
 
 
 def _by_id(items: list, key: str):

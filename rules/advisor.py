@@ -19,7 +19,7 @@ from rules.answers import Answers, validate_answers
 from rules.compile import answer_patterns, caveat_id, compile_rules, matches, partition
 from rules.engine import Firing, Ruleset, unique_name
 from rules.evaluation import Evaluation
-from rules.scoring import choose, rank, scores_of
+from rules.scoring import choose, counted, rank, scores_of
 from rules.selection import Selection, Selector
 from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
 
@@ -66,6 +66,7 @@ class Advisor:
         self._matchable: dict[tuple, bool] = {}
         self._steps: OrderedDict[tuple, Selection] = OrderedDict()
         self._weights = {r.id: (r.framework, r.weight) for r in kb.rules if r.kind == "score"}
+        self._claims = {r.id: tuple(r.claims) for r in kb.rules if r.kind == "score"}
 
     def validate(self, raw: dict) -> Answers:
         """Canonical answers from raw JSON-like data (AnswerError when invalid)."""
@@ -200,17 +201,24 @@ class Advisor:
         """The recommendation when exactly these score rules fired: what `Evaluation.recommendation`
         computes (the same scoring functions), without building an Evaluation."""
         s = self.kb.settings
-        return choose(rank(scores_of(self._weights[rid] for rid in fired_scores)), s.min_confidence, s.min_lead)
+        ids = counted((rid, *self._weights[rid], self._claims[rid]) for rid in fired_scores)
+        return choose(rank(scores_of(self._weights[rid] for rid in ids)), s.min_confidence, s.min_lead)
 
     def recommend(self, answers: Answers, *, with_changes: bool = True,
                   excluded: frozenset[str] | set[str] = frozenset()) -> dict:
         """The full, explained recommendation as JSON-ready data (the CLI's output contract)."""
         ev = self.evaluate(answers)
         sel = self.select(ev, excluded)
+        st = self.kb.settings
+        # The shown fit: 0.5 +/- fit_span, so no number reads as certainty (the thresholds use CF).
+        fits = [round(0.5 + st.fit_span * s.cf, 4) for s in ev.ranking]
+        margin = round(fits[0] - fits[1], 4)
+        label = "none" if ev.recommendation is None else "clear" if margin >= st.clear_lead else "narrow"
         return {
             "recommendation": ev.recommendation,
-            "ranking": [{"framework": s.framework, "score": round(s.cf, 4), "confidence": round(s.confidence, 4)}
-                        for s in ev.ranking],
+            "lead": {"label": label, "margin": margin},
+            "ranking": [{"framework": s.framework, "score": round(s.cf, 4), "confidence": fit}
+                        for s, fit in zip(ev.ranking, fits, strict=True)],
             "reasons": ev.reasons(),
             "caveats": ev.caveats(ev.recommendation),
             "derived": ev.derivations(),

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from knowledge.models import FRAMEWORK_NAMES, Addon, KnowledgeBase, Rule
 from rules.engine import Firing
-from rules.scoring import Score, choose, rank, scores_of
+from rules.scoring import Score, choose, counted, rank, scores_of
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,16 @@ class Evaluation:
         return out
 
     @cached_property
-    def scores(self) -> dict[str, Score]:
-        """Framework -> combined evidence."""
+    def counted(self) -> frozenset[str]:
+        """The fired score rules that count (a claim counts once per framework and direction)."""
         rules = (self.rules.get(rid) for rid in self.fired)
-        return scores_of((r.framework, r.weight) for r in rules if r is not None and r.kind == "score")  # type: ignore
+        return counted((r.id, r.framework, r.weight, r.claims) for r in rules  # type: ignore[misc]
+                       if r is not None and r.kind == "score")
+
+    @cached_property
+    def scores(self) -> dict[str, Score]:
+        """Framework -> combined evidence of the counted rules."""
+        return scores_of((self.rules[rid].framework, self.rules[rid].weight) for rid in self.counted)  # type: ignore
 
     @cached_property
     def ranking(self) -> list[Score]:
@@ -130,6 +136,8 @@ class Evaluation:
                 "rule": rid, "framework": rule.framework, "effect": rule.weight, "text": rule.text,
                 "source": self.source(rule.claims), "claims": list(rule.claims),
                 "because": e.because, "via": list(e.via),
+                # False: a stronger rule citing the same sentence counted instead (shown by `how` only).
+                "counted": rid in self.counted,
             })
         out.sort(key=lambda r: (-abs(r["effect"]), r["rule"]))
         return out

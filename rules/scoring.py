@@ -7,6 +7,10 @@ Each fired score rule contributes a weight w in [-0.9, 0.9] to one framework. As
 - score (certainty factor) CF = (MB - MD) / (1 - min(MB, MD)), in [-1, 1],
 - confidence = (1 + CF) / 2, in [0, 1]; 0.5 means no net evidence.
 
+One sentence of the comparison counts once: per framework and direction, the strongest fired rule
+citing a claim counts and a weaker one citing any of the same claims does not (`counted`), so
+restating a sentence in several rules cannot inflate a score.
+
 Combining all positives and all negatives separately first makes the result independent of
 rule order (the pairwise MYCIN formula is not associative across signs). Products are taken
 over sorted weights so floating point rounding is order-independent too. CF is increasing in MB
@@ -16,7 +20,7 @@ and decreasing in MD, which the stopping bound in `rules.selection` relies on.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from knowledge.models import FRAMEWORKS
@@ -53,6 +57,22 @@ class Score:
     def confidence(self) -> float:
         """The [0, 1] reading of the certainty factor."""
         return (1.0 + self.cf) / 2.0
+
+
+def counted(rules: Iterable[tuple[str, str, float, Sequence[str]]]) -> frozenset[str]:
+    """The ids of fired score rules that count, from (id, framework, weight, claims).
+
+    Per framework and direction, strongest first (ties by id, so the result is order-free): a rule
+    counts unless it cites a claim that a stronger counted rule already cites.
+    """
+    out: set[str] = set()
+    used: dict[tuple[str, bool], set[str]] = {}
+    for rid, fw, w, claims in sorted(rules, key=lambda r: (-abs(r[2]), r[0])):
+        seen = used.setdefault((fw, w > 0), set())
+        if seen.isdisjoint(claims):
+            out.add(rid)
+            seen.update(claims)
+    return frozenset(out)
 
 
 def score_all(evidence: dict[str, list[float]]) -> dict[str, Score]:

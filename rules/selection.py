@@ -124,7 +124,7 @@ class Selector:
 
     def _fired_weights(self, ev: Evaluation) -> dict[tuple[str, int], list[float]]:
         out: dict[tuple[str, int], list[float]] = {}
-        for rid in ev.fired:
+        for rid in ev.counted:  # what counts now; a later stronger rule only replaces, never lowers
             rule = ev.rules.get(rid)
             if rule is not None and rule.kind == "score":
                 out.setdefault((rule.framework, 1 if rule.weight > 0 else -1), []).append(rule.weight)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from knowledge.models import FRAMEWORKS, Condition, KnowledgeBase, Question, Rule
-from rules.scoring import beats, certainty, combine
+from rules.scoring import beats, certainty, combine, counted
 
 _EPS = 1e-9
 
@@ -90,10 +90,12 @@ class Stability:
         dep_ids = self.dependent_ids.get(question, frozenset())
         extra = self.extra.get(question, {})
         base: dict[tuple[str, int], list[float]] = {}
-        for rid in fired:
-            r = self.rules.get(rid)
-            if r is not None and rid not in dep_ids:
-                base.setdefault((r.framework, 1 if r.weight > 0 else -1), []).append(r.weight)  # type: ignore
+        # The rules that do not depend on q, counted as scoring counts them (one claim once).
+        kept = counted((rid, r.framework, r.weight, r.claims) for rid in fired  # type: ignore[misc]
+                       if (r := self.rules.get(rid)) is not None and rid not in dep_ids)
+        for rid in kept:
+            r = self.rules[rid]
+            base.setdefault((r.framework, 1 if r.weight > 0 else -1), []).append(r.weight)  # type: ignore
         lo: dict[str, float] = {}
         hi: dict[str, float] = {}
         for fw in FRAMEWORKS:
