@@ -35,7 +35,8 @@ GENERIC_YES = (
     "yes", "yep", "yeah", "yea", "ya", "yup", "y", "sure", "sure thing", "definitely", "absolutely",
     "of course", "certainly", "indeed", "affirmative", "correct", "true", "ok", "okay", "for sure",
     "totally", "we do", "it does", "we will", "need it", "we need it", "required", "needed",
-    "must have", "a must", "important", "very much", "why not", "probably", "i think so",
+    "must have", "a must", "important", "very much", "why not", "probably", "i think so", "yess", "yesss",
+    "yeahh", "yas", "100 percent", "hell yes", "big yes", "sure thing", "you bet", "yes please",
     "would be nice", "nice to have", "we would like that", "that would be great",
 )
 GENERIC_NO = (
@@ -44,7 +45,10 @@ GENERIC_NO = (
     "of course not", "certainly not", "not needed", "not necessary", "not required",
     "not important", "we do not", "it does not", "we will not", "nothing like that",
     "probably not", "i do not think so", "not yet", "not for now", "not right now",
-    "not at the moment",
+    "not at the moment", "no strong need", "not a requirement", "not a priority", "no plans", "not planned",
+    "not soon", "not this year", "no need really", "not really needed", "nothing planned", "nooo", "noo",
+    "we do not need one", "do not need one", "do not need it", "not needed really", "not in scope", "out of scope",
+    "not for now", "not at this stage", "not in v1", "not for v1",
 )
 # Hedges: the person does not know. Longest match lets "not sure" beat the generic "sure".
 UNSURE = (

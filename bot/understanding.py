@@ -111,6 +111,9 @@ class Vocabulary:
         self.duration_words = {phrase(p) for p in data["experience"]["duration_words"]} - {()}
         self.topics = {q: {phrase(w) for w in words} - {()} for q, words in data["topics"].items()}
         self.common = set(data["words"]["common"])
+        self.neutral = sorted({phrase(p) for p in data.get("neutral", {}).get("phrases", [])} - {()}, key=len,
+                              reverse=True)
+        self.exclude = {q: set(v) for q, v in data.get("volunteer", {}).get("exclude", {}).items()}
 
     def strip_fillers(self, tokens: list[str]) -> list[str]:
         """The tokens without filler phrases (longest first), wherever they stand."""
@@ -244,8 +247,24 @@ def understand(questions: list[Question], text: str, *, open: str | None = None,
 
 
 # Leading words that do not change what follows ("ok so let's go with django").
-_LEAD_FILLERS = frozenset({"ok", "okay", "so", "alright", "right", "well", "then", "cool", "great", "yes", "yeah",
-                           "yep", "fine", "hmm", "good", "perfect", "sure", "k", "actually", "guys", "team", "folks"})
+_LEAD_FILLERS = frozenset({"ok", "okay", "so", "alright", "right", "then", "cool", "great", "yes", "yeah",
+                           "yep", "fine", "hmm", "good", "perfect", "sure", "k", "actually", "guys", "team", "folks",
+                           "agreed", "honestly", "nice", "sounds", "awesome", "thanks", "just", "i", "think"})
+_LEAD_CONTRACTIONS = {"were": ["we", "are"], "well": ["we", "will"], "ill": ["i", "will"], "weve": ["we", "have"],
+                      "wed": ["we", "would"], "id": ["i", "would"]}
+_INTERROGATIVES = frozenset({"what", "which", "how", "why", "do", "does", "is", "are", "can", "could", "should",
+                             "would", "will", "who", "where", "when", "wait", "hmm", "so"})
+# Questions asked back that are commands ("why does the database matter?", "what can I say?").
+_QUESTION_COMMANDS = [(tuple(k.split()), v) for k, v in (
+    ("why", "why"), ("what is this question for", "why"), ("what does this matter", "why"),
+    ("how did you", "how"), ("how do you", "how"), ("how come", "how"), ("which rules", "how"), ("what rules", "how"),
+    ("what have we", "status"), ("what did we", "status"), ("where are we", "status"), ("what do you have", "status"),
+    ("what do you know", "status"), ("how far", "status"), ("how many more", "status"),
+    ("what can i", "help"), ("what can we", "help"), ("what can you", "help"), ("what commands", "help"),
+    ("what are my options", "help"), ("what are the options", "help"), ("what are our options", "help"),
+    ("what should i", "help"), ("how does this work", "help"), ("can i skip", "skip"), ("can we skip", "skip"),
+    ("can we go back", "back"), ("can i go back", "back"), ("can we start over", "restart"),
+    ("can we restart", "restart"))]
 _RATIONALE = re.compile(r"^[\s,;:.!\-\u2013\u2014]*(?:(?:because|since|as|cause|cuz|coz|bc|b/c|given that|"
                         r"due to)\b)?[\s,:]*", re.IGNORECASE)
 # A preference keeps its left side: "conventions > freedom", "speed of development over raw speed".
@@ -256,6 +275,11 @@ _PREFER = re.compile(r"\s*(?:(?<!\S)>+|\brather than\b|\binstead of\b|\bover\b(?
 _CONTRAST = re.compile(r"\b(?:but|though|tho|although|however|whereas|except|yet)\b", re.IGNORECASE)
 _USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 _LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^<>]*)?>[\s,:]*(?!\s*(?:and\b|&|\+|plus\b|or\b|,))")
+_DELTA = frozenset({"more", "new", "extra", "additional", "another"})
+_LESS = frozenset({("less", "than"), ("under", "a"), ("fewer", "than"), ("not", "even")}) | {("than",), ("under",)}
+_BEFORE_SPAN = frozenset({"for", "about", "around", "roughly", "maybe", "just", "only", "over", "under", "than",
+                          "like", "half", "least", "most", "its", "is", "probably", "within", "in", "by", "next",
+                          "and", "or", "ish", "of", "almost", "nearly", "approximately", "approx"})
 _DEADLINE = frozenset({"in", "within", "by", "after", "ago", "next", "every", "per"})
 _STRONG_HEDGE = tuple(parsing.UNSURE)
 _WEAK_HEDGE = tuple(parsing.WEAK_UNSURE)
@@ -281,7 +305,10 @@ class _Reader:
     # -- preparation ---------------------------------------------------------------------------
     def _prepare(self, text: str, spell: bool = True) -> str:
         # Slack escapes &, < and >; a ">" between two options is a preference, not markup.
-        t = text.replace("&gt;", " > ").replace("&lt;", " < ").replace("&amp;", " & ")
+        text = re.sub(r"\b(probably|likely|yes|no)\s*\?+", r"maybe \1", text, flags=re.I)  # "probably?" doubts
+        t = text.replace("&gt;", " > ").replace("&lt;", " less than ").replace("&amp;", " & ")
+        # Emoji codes carry no answer here (":tada:"); the answer emoji (:+1:) the parser knows are kept.
+        t = re.sub(r":(?!\+1:|-1:|thumbsup:|thumbsdown:|white_check_mark:|heavy_check_mark:|x:)[a-z0-9_+\-]+:", " ", t)
         m = _LEADING_MENTION.match(t)
         if m:  # "@Framework Advisor yes": the mention addresses the bot, it is no head count
             self.addressed = True
@@ -301,11 +328,49 @@ class _Reader:
         tokens = self.tokens()
         if not tokens and self.raw.strip() != "?":
             return self._nothing(tokens)
-        for rule in (self._command, self._decision):
+        for rule in (self._command, self._decision, self._question_line, self._command_clause):
             found = rule(tokens)
             if found is not None:
                 return found
         return self._answers(tokens)
+
+    def _question_line(self, tokens: list[str]) -> Utterance | None:
+        """A question asked back ("what counts as real-time?") is never an answer; some are commands."""
+        t = parsing.clean(self.text).strip()
+        if not t.endswith("?") or "?" in t[:-1].rstrip("?") or not tokens or tokens[0] not in _INTERROGATIVES:
+            return None
+        if tokens[:2] == ["why", "not"]:
+            return Utterance(kind="refused", refused="Which one? " + (self._expected_open() or ""))
+        for starts, name in _QUESTION_COMMANDS:
+            if tuple(tokens[:len(starts)]) == starts:
+                return Utterance(kind="command", command=Command(name=name))  # type: ignore[arg-type]
+        return Utterance(kind="refused", refused="Good question: `why` says what this question is for. Answer when "
+                                                 "you know" + (f" ({self._expected_open()})" if self.open else "")
+                                                 + ", or type skip.")
+
+    def _expected_open(self) -> str:
+        return _expected(self.by_id[self.open]) if self.open else ""
+
+    def _command_clause(self, tokens: list[str]) -> Utterance | None:
+        """A command beside a few words of talk: "skip, no idea", "nvm, cancel", "restart pls, wrong project"."""
+        parts = [p for p in re.split(r"[,.;:!?\n]+", parsing.clean(self.text)) if p.strip()]
+        if len(parts) < 2:
+            return None
+        keys = [tuple(self.vocab.strip_fillers(self.tokens(p))) for p in parts]
+        hits = [(i, self.vocab.commands[k]) for i, k in enumerate(keys) if k in self.vocab.commands]
+        if len({name for _, name in hits}) != 1:
+            return None
+        rest = [parts[i] for i in range(len(parts)) if i not in {j for j, _ in hits}]
+        open_q = self.by_id.get(self.open) if self.open else None
+        for p in rest:
+            clauses = parsing._clauses(p)
+            if len([t for c in clauses for t in c]) > 6:
+                return None  # more than a remark: read the line as a whole
+            if open_q is not None and open_q.type != "integer" and \
+                    [m for m in parsing._find(clauses, parsing._lexicon(open_q, True)) if m.value in ("yes", "no")
+                     or not m.value.startswith("\0")]:
+                return None  # "yes, next": the other part answers
+        return Utterance(kind="command", command=Command(name=hits[0][1]))  # type: ignore[arg-type]
 
     def _command(self, tokens: list[str]) -> Utterance | None:
         cmd = parsing.parse_command(self.text)
@@ -337,6 +402,8 @@ class _Reader:
 
     def _decision(self, tokens: list[str]) -> Utterance | None:
         toks = " ".join(tokens).replace("let us ", "lets ").split()  # "let us go with" as "lets go with"
+        # "we're", "we'll", "I'll" lose their apostrophe in normalising: read them back at the start.
+        toks = _LEAD_CONTRACTIONS.get(toks[0], [toks[0]]) + toks[1:] if toks else toks
         while toks and toks[0] in _LEAD_FILLERS:
             toks.pop(0)
         if self.recommended:
@@ -395,7 +462,7 @@ class _Reader:
         seg_of: list[int] = []
         for si, seg in enumerate(segments):
             for c in parsing._clauses(seg):
-                clauses.append(c)
+                clauses.append(self._without_neutral(c))
                 seg_of.append(si)
         self.clauses, self.seg_of = clauses, seg_of
         strong = {m.clause for m in parsing._find(clauses, parsing._word_lexicon(_STRONG_HEDGE, "h"))}
@@ -405,12 +472,19 @@ class _Reader:
         for qid, value in counts.items():
             if value is None:
                 tried.add(qid)
-            elif qid not in found:
-                found[qid] = value
+                if qid in ("duration", "experience"):
+                    found.pop(qid, None)  # a span across two answers ("6-18 months") outweighs its unit word
+            elif qid not in found or qid in ("duration", "experience"):
+                found[qid] = value  # "10 weeks" is more precise than the word "weeks"
+        if counts.get("experience") is not None and self.open != "duration":
+            found.pop("duration", None)  # the span was the team's experience, not the project's life
         if correction is not None:
             found[correction[0]] = correction[1]
         stored: dict[str, str | int] = {}
+        excluded = self.vocab.exclude.get(self.open or "", set())
         for qid, value in found.items():
+            if qid in excluded and not marker:
+                continue  # words that describe the open question, not an answer to this one
             if qid == self.open:
                 stored[qid] = value
             elif qid in self.answers or qid in self.skipped:
@@ -426,6 +500,20 @@ class _Reader:
                 note = self._refusal(self.by_id[self.open])
             return Utterance(kind="answers", answers=stored, correction=marker, open_note=note)
         return self._nothing(tokens, hedged=bool(strong) or self.open in hedged, tried=tried)
+
+    def _without_neutral(self, tokens: list[str]) -> list[str]:
+        """A clause with the neutral phrases ("api gateway", "as long as") taken out."""
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            n = next((p for p in self.vocab.neutral if tuple(tokens[i:i + len(p)]) == p), None)
+            if n is None:
+                out.append(tokens[i])
+                i += 1
+            else:
+                out.append("_")  # keeps the words apart: no phrase can match across the gap
+                i += len(n)
+        return out
 
     def _phrase_values(self, clauses: list[list[str]], seg_of: list[int], strong: set[int],
                        weak: set[int]) -> tuple[dict[str, str], set[str], set[str]]:
@@ -444,8 +532,9 @@ class _Reader:
                 if m.value.startswith("\0") or parsing._determiner_no(clauses[m.clause], m, starts):
                     continue
                 phrase = tuple(clauses[m.clause][m.start:m.end])
-                if q.id != self.open and phrase in self.speller.weak_alone:
-                    continue
+                if q.id != self.open and phrase in self.speller.weak_alone and not (
+                        m.start and clauses[m.clause][m.start - 1] in _PREDICATE):
+                    continue  # "other", "years": too little to answer an unasked question ("it's large" is)
                 cands.append((q, m, phrase in _GENERIC))
         cands = self._without_overlaps(cands)
         specific_clauses: dict[int, set[str]] = {}
@@ -460,7 +549,10 @@ class _Reader:
                 # line or one on its topic, and never in a clause that names another question.
                 if specific_clauses.get(m.clause, set()) - {q.id}:
                     continue
-                if n_tokens > 6 and not self._on_topic(q, clauses):
+                # "of course, it's an insurance quote tool": a short first clause is the answer.
+                lead = m.clause == 0 and len(clauses[0]) <= 3 and \
+                    tuple(clauses[0][m.start:m.end]) not in _ACKNOWLEDGEMENTS
+                if n_tokens > 6 and not lead and not self._on_topic(q, clauses):
                     continue
             if m.clause in strong:
                 values.setdefault(q.id, []).append(("\0hedge", seg_of[m.clause], False))
@@ -569,29 +661,40 @@ class _Reader:
             prev = toks[i - 1] if i else None
             if isinstance(tok, str):
                 # "a decade", "a year", "half a year"
-                if tok in ("a", "an", "one") and i + 1 < n_toks and isinstance(toks[i + 1], str) \
-                        and toks[i + 1] in v.time_units and len(toks[i + 1]) > 1:
-                    self._time(found, v.time_units[toks[i + 1]], prev)
+                if tok in ("a", "an", "one", "this") and i + 1 < n_toks and isinstance(toks[i + 1], str) \
+                        and toks[i + 1] in v.time_units and len(toks[i + 1]) > 1 \
+                        and (prev is None or prev in _BEFORE_SPAN or tuple(toks[max(0, i - 2):i]) in _LESS):
+                    # "a year", "for a decade", "less than a year"; "100 users a day" is a rate.
+                    half = tuple(toks[max(0, i - 2):i]) in _LESS or prev == "half"
+                    if not _effort(toks, i + 2):
+                        self._time(found, v.time_units[toks[i + 1]] * (Decimal("0.5") if half else 1), prev)
                     i += 2
                     continue
                 i += 1
                 continue
             n = tok
             j = i + 1
+            ends = (n,)
             if j + 1 < n_toks and toks[j] in ("-", "to", "or", "/") and isinstance(toks[j + 1], Decimal):
+                ends = (n, toks[j + 1])
                 n = parsing._midpoint(n, toks[j + 1])
                 j += 2
             if isinstance(prev, str) and prev in v.versions:
                 i = j
                 continue
-            while j < n_toks and toks[j] in ("more", "or", "so", "ish", "odd", "plus", "of", "full", "time",
-                                             "fulltime", "other", "good", "great", "solid", "senior", "junior"):
-                if toks[j] == "time" and j > i + 1 and toks[j - 1] == "full":
-                    pass
+            if j < n_toks and toks[j] in _DELTA or prev in _DELTA:
+                i = j + 1  # "2 more devs", "another 3": people to hire, not the team
+                continue
+            while j < n_toks and toks[j] in ("or", "so", "ish", "odd", "plus", "of", "other", "good", "great", "solid",
+                                             "senior", "junior"):
                 j += 1
             nxt = toks[j] if j < n_toks else None
             if isinstance(nxt, str) and nxt in v.time_units:
-                self._time(found, n * v.time_units[nxt], prev)
+                # "less than a year" is under it; a range counts by both ends ("6-18 months" spans two answers).
+                factor = Decimal("0.5") if i >= 2 and tuple(toks[i - 2:i]) in _LESS else Decimal(1)
+                if not _effort(toks, j + 1):
+                    for end in ends:
+                        self._time(found, end * v.time_units[nxt] * factor, prev)  # type: ignore[operator]
                 i = j + 1
                 continue
             if isinstance(nxt, str) and nxt in v.groups:
@@ -691,9 +794,19 @@ class _Reader:
         return parsing.parse_answer(q, self.text).message or f"I didn't catch that. {parsing.SKIP_HINT}"
 
 
+# "ok, I'll ask": an acknowledgement opening a longer line is no answer.
+_ACKNOWLEDGEMENTS = frozenset({("ok",), ("okay",), ("k",), ("alright",), ("right",), ("fine",), ("cool",)})
+# Words before a one-word answer that make it a statement about the project ("it's large").
+_PREDICATE = frozenset({"its", "is", "pretty", "quite", "very", "fairly", "really", "super", "rather"})
 _SUFFIXES = frozenset({("it", "is"), ("then",), ("final", "answer"), ("for", "us"), ("all", "the", "way"), ("wins",),
                        ("it", "is", "then"), ("is", "the", "one"), ("is", "it"), ("please",), ("for", "sure")})
 _CONNECTORS = frozenset({"because", "since", "as", "bc", "cause", "cuz", "then", "please", "and"})
+
+
+def _effort(tokens: list, i: int) -> bool:
+    """Whether a span is followed by "of work" / "of effort": how long it takes, not how long it lives."""
+    return tuple(tokens[i:i + 2]) in {("of", "work"), ("of", "effort"), ("of", "dev"), ("of", "development"),
+                                      ("of", "coding")}
 
 
 def _until(tokens: list[str], stops: tuple[str, ...]) -> list[str]:

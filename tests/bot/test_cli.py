@@ -81,8 +81,11 @@ def test_output_fields(advisor: Advisor) -> None:
     assert {r["framework"] for r in out["ranking"]} == {"django", "flask", "node"}
     for r in out["ranking"]:
         assert set(r) == {"framework", "score", "confidence"}
-        assert -1 <= r["score"] <= 1 and 0 <= r["confidence"] <= 1
-        assert r["confidence"] == pytest.approx((1 + r["score"]) / 2, abs=1e-4)
+        assert -1 <= r["score"] <= 1 and 0.05 <= r["confidence"] <= 0.95  # the shown fit never reads as certain
+        assert r["confidence"] == pytest.approx(0.5 + 0.45 * r["score"], abs=1e-4)
+    assert out["lead"]["label"] in ("clear", "narrow")
+    assert out["lead"]["margin"] == pytest.approx(out["ranking"][0]["confidence"] - out["ranking"][1]["confidence"],
+                                                  abs=1e-4)
     assert [r["confidence"] for r in out["ranking"]] == sorted((r["confidence"] for r in out["ranking"]),
                                                                reverse=True)
     assert out["reasons"]
