@@ -438,6 +438,8 @@ class Consultations:
         team, cid = st.consultation.team_id, st.consultation.id
         current = self.kb.question(st.next_question) if st.next_question else None
         if cmd.name == "why":
+            if current is None and st.done:  # after the recommendation, "why" is about the winner
+                return [Reply(kind="text", text=explain.why_winner(self.kb, self.full_result(st)))]
             return [Reply(kind="text", text=explain.why(self.kb, current))]
         if cmd.name == "how":
             return [Reply(kind="text", text=explain.how(self.kb, st.result))]  # type: ignore[arg-type]

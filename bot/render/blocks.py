@@ -26,7 +26,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.models import Decision, Reply
-from bot.render.explain import fw_name, ranking_text, value_label
+from bot.render import explain
+from bot.render.explain import fw_name, value_label
 from knowledge.models import FRAMEWORKS, KnowledgeBase
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
@@ -136,38 +137,41 @@ def _d_button(text: str, action_id: str, value: dict, style: str | None = None) 
 
 
 def recommendation(kb: KnowledgeBase, reply: Reply) -> dict:
-    """The recommendation: ranking, reasons with sources, caveats, what would change it, buttons."""
+    """The recommendation: lead and fit bars, why the winner, why not the others, what would change it,
+    the add-ons, then the buttons (grouped by `explain.summary`, as the terminal prints it)."""
     result = reply.result or {}
     cid = reply.consultation_id
     rec = result.get("recommendation")
+    s = explain.summary(kb, result)
     note_lines = escape(reply.text).split("\n")
     blocks: list[dict] = []
     head = f"Recommendation: {fw_name(rec)}" if rec else "No clear recommendation yet"
     blocks.append({"type": "header", "text": {"type": "plain_text", "text": _cut(head, 150)}})
     if note_lines and note_lines[0] and not note_lines[0].startswith("*"):
         blocks.append(_d_context(note_lines[0]))
-    blocks.append(_d_section("*Confidence:* " + escape(ranking_text(result))))
-    reasons = result.get("reasons", [])[:6]
-    if reasons:
-        lines = [f"{'➕' if r['effect'] > 0 else '➖'} *{fw_name(r['framework'])}* {escape(r['text'])} "
-                 f"_({escape(r['source'])})_" for r in reasons]
-        blocks.append(_d_section("*Why*\n" + "\n".join(lines)))
-    caveats = result.get("caveats", [])
-    if caveats:
+    # Monospaced, so the bars line up on a phone as poll apps draw them.
+    blocks.append(_d_section(f"*{escape(explain.lead_text(s))}*\n```" + escape("\n".join(explain.fit_lines(s)))
+                             + "```"))
+    if s["why"]:
+        blocks.append(_d_section(f"*Why {fw_name(s['top'])}*\n" + "\n".join(
+            f"• {escape(r['text'])} _({escape('from ' + explain.source_name(r['source']))})_" for r in s["why"])))
+    if s["why_not"]:
+        blocks.append(_d_section("*Why not " + " or ".join(fw_name(fw) for fw in s["why_not"]) + "*\n" + "\n".join(
+            "• " + escape(explain.why_not_text(fw, item)) for fw, item in s["why_not"].items())))
+    changes = s["changes"][:4]
+    blocks.append(_d_section("*What would change it*\n" + ("\n".join(
+        "• " + escape(explain.change_text(kb, c)) for c in changes) if changes
+        else "• No single answer change would change the recommendation.")))
+    if s["caveats"]:
         blocks.append(_d_section("*You will need*\n" + "\n".join(
-            f"• *{escape(c['package'])}*: {escape(c['text'])} _({escape(c['source'])})_" for c in caveats)))
-    changes = result.get("what_would_change", [])[:6]
-    if changes:
-        blocks.append(_d_section("*What would change it*\n" + "\n".join(
-            f"• {escape(c['question'].replace('_', ' '))} = {escape(value_label(kb, c['question'], c['value']))}"
-            f" → {fw_name(c['new_recommendation'])}" for c in changes)))
+            f"• *{escape(c['package'])}*: {escape(c['text'])} _({escape('from ' + explain.source_name(c['source']))})_"
+            for c in s["caveats"])))
     blocks.append({"type": "divider"})
     blocks.append({"type": "actions", "block_id": "fa_decide", "elements": [
         _d_button(f"Adopt {fw_name(fw)}", f"fa_decide_{fw}", {"c": cid, "f": fw},
                   style="primary" if fw == rec else None) for fw in FRAMEWORKS] + [
         _d_button("Why?", "fa_how", {"c": cid}), _d_button("What would change it?", "fa_changes", {"c": cid})]})
-    blocks.append(_d_context("Or type `decide flask because we already run it` · knowledge "
-                             f"{escape(str(result.get('knowledge_version', '')))}"))
+    blocks.append(_d_context(escape(explain.FIT_NOTE) + " Or type `let's go with flask because ...`."))
     return {"text": _cut(escape(reply.text), TEXT_LIMIT), "blocks": blocks}
 
 

@@ -7,6 +7,8 @@ Slack renderer adds those from ids.
 
 from __future__ import annotations
 
+import re
+
 from knowledge.models import FRAMEWORK_NAMES, KnowledgeBase, Question
 
 
@@ -61,7 +63,7 @@ def how(kb: KnowledgeBase, result: dict) -> str:
 
 
 def ranking_text(result: dict) -> str:
-    """'Django 91% · Flask 50% · Node.js 43%'."""
+    """'Django 88% · Flask 50% · Node.js 43%' (the shown fit of each)."""
     return " · ".join(f"{fw_name(r['framework'])} {round(r['confidence'] * 100)}%" for r in result["ranking"])
 
 
@@ -77,22 +79,130 @@ def status(kb: KnowledgeBase, answers: dict, current: Question | None, result: d
     return "\n".join(lines)
 
 
-def recommendation(kb: KnowledgeBase, result: dict, limit: int = 5) -> str:
-    """The recommendation as text: ranking, top reasons with sources, caveats, what would change it."""
+_TABLES = {"Python Flask Vs Django: A Tabular Comparison": "the Django–Flask table",
+           "Flask Vs Node": "the Flask–Node table"}
+
+
+def source_name(source: str) -> str:
+    """A citation as readers see it: the comparison's own section name, ours marked as ours.
+
+    "Q #2) Is Flask or Django better?" -> "FAQ: Is Flask or Django better?"; a table row ->
+    "the Flask–Node table: Real-time applications"; "[ours]" -> "our addition".
+    """
+    ours = source.endswith("[ours]")
+    s = source.removesuffix("[ours]").strip()
+    s = re.sub(r"\s*\((?:[^()]*)\.\.\.\)$", "", s)  # "Forms And Templates (Django, because...)" repeated heading
+    s = re.sub(r"^Q #\d+\)\s*", "FAQ: ", s)
+    m = re.match(r"^(.*?) #\d+ (.+)$", s)
+    if m and m.group(1) in _TABLES:
+        s = f"{_TABLES[m.group(1)]}: {m.group(2)}"
+    return "our addition" if ours and not s else (f"{s}, our addition" if ours else s)
+
+
+def fit_bar(fit: float, width: int = 10) -> str:
+    """A fit as a bar a reader takes in at a glance: ▰▰▰▰▰▰▱▱▱▱."""
+    n = max(0, min(width, round(fit * width)))
+    return "▰" * n + "▱" * (width - n)
+
+
+LEAD_WORDS = {"clear": "A clear lead", "narrow": "A narrow lead", "none": "No clear winner"}
+FIT_NOTE = ("Fit: 50% plus or minus how strongly the comparison's sentences that match your answers point for or "
+            "against a framework (each sentence counted once). It is not a probability and never reaches 100%.")
+
+
+def summary(kb: KnowledgeBase, result: dict, limit: int = 4) -> dict:
+    """A recommendation grouped for reading: lead, fits, why the winner, why not the others, changes, add-ons.
+
+    Evidence for a framework that lost appears only under its own name; reasons that did not count
+    (a stronger rule cited the same sentence) are left to `how`.
+    """
     rec = result["recommendation"]
+    ranking = result["ranking"]
+    lead = result.get("lead") or {"label": "none" if rec is None else "clear",
+                                  "margin": round(ranking[0]["confidence"] - ranking[1]["confidence"], 4)}
+    reasons = [r for r in result["reasons"] if r.get("counted", True)]
+    top = rec or ranking[0]["framework"]
+    why = [r for r in reasons if r["framework"] == top and r["effect"] > 0][:limit]
+    why_not = {}
+    for row in ranking:
+        fw = row["framework"]
+        if fw == top:
+            continue
+        against = [r for r in reasons if r["framework"] == fw and r["effect"] < 0]
+        for_it = [r for r in reasons if r["framework"] == fw and r["effect"] > 0]
+        why_not[fw] = {"against": against[0] if against else None, "for": for_it[0] if for_it else None}
+    return {"recommendation": rec, "top": top, "lead": lead, "ranking": ranking, "why": why, "why_not": why_not,
+            "changes": result.get("what_would_change", []), "caveats": result.get("caveats", [])}
+
+
+def lead_text(s: dict) -> str:
+    """'A clear lead: Flask fits best, 0.32 ahead of Django.'"""
+    ranking, label, margin = s["ranking"], s["lead"]["label"], s["lead"]["margin"]
+    first, second = fw_name(ranking[0]["framework"]), fw_name(ranking[1]["framework"])
+    if label == "none":
+        return f"No clear winner: {first} and {second} fit about equally ({margin:.2f} apart)."
+    return f"{LEAD_WORDS[label]}: {first} fits best, {margin:.2f} ahead of {second}."
+
+
+def fit_lines(s: dict) -> list[str]:
+    """One line per framework: name, bar, fit."""
+    width = max(len(fw_name(r["framework"])) for r in s["ranking"])
+    return [f"{fw_name(r['framework']).ljust(width)}  {fit_bar(r['confidence'])}  {round(r['confidence'] * 100)}%"
+            for r in s["ranking"]]
+
+
+def why_not_text(fw: str, item: dict) -> str:
+    """The strongest reason against a framework that lost, or what it lacks."""
+    if item["against"] is not None:
+        r = item["against"]
+        return f"{fw_name(fw)}: {r['text']} — from {source_name(r['source'])}"
+    if item["for"] is not None:
+        r = item["for"]
+        return (f"{fw_name(fw)}: nothing in your answers speaks against it, but less for it; its best point: "
+                f"{r['text']} — from {source_name(r['source'])}")
+    return f"{fw_name(fw)}: none of your answers point to it."
+
+
+def change_text(kb: KnowledgeBase, c: dict) -> str:
+    """'team size = 12 → Django'."""
+    return f"{c['question'].replace('_', ' ')} = {value_label(kb, c['question'], c['value'])} → " \
+           f"{fw_name(c['new_recommendation'])}"
+
+
+def recommendation(kb: KnowledgeBase, result: dict, limit: int = 4) -> str:
+    """The recommendation as text: lead and fits, why the winner, why not the others, what would change it,
+    the add-ons to plan for."""
+    s = summary(kb, result, limit)
+    rec, top = s["recommendation"], s["top"]
     head = f"*Recommendation: {fw_name(rec)}*" if rec else "*No clear recommendation yet*"
-    lines = [head, f"Confidence: {ranking_text(result)}"]
-    if result["reasons"]:
-        lines.append("*Reasons*")
-        for r in result["reasons"][:limit]:
-            sign = "+" if r["effect"] > 0 else "−"
-            lines.append(f"• {sign} {fw_name(r['framework'])}: {r['text']} ({r['source']})")
-    if result["caveats"]:
+    lines = [head, lead_text(s), *fit_lines(s)]
+    if s["why"]:
+        lines.append(f"*Why {fw_name(top)}*")
+        lines += [f"• {r['text']} — from {source_name(r['source'])}" for r in s["why"]]
+    if s["why_not"]:
+        lines.append("*Why not " + " or ".join(fw_name(fw) for fw in s["why_not"]) + "*")
+        lines += ["• " + why_not_text(fw, item) for fw, item in s["why_not"].items()]
+    lines.append("*What would change it*")
+    if s["changes"]:
+        lines += ["• " + change_text(kb, c) for c in s["changes"][:limit]]
+    else:
+        lines.append("• No single answer change would change the recommendation.")
+    if s["caveats"]:
         lines.append("*You will need*")
-        lines += [f"• {c['text']} ({c['source']})" for c in result["caveats"]]
-    if result["what_would_change"]:
-        lines.append("*What would change it*")
-        for c in result["what_would_change"][:limit]:
-            lines.append(f"• {c['question'].replace('_', ' ')} = {value_label(kb, c['question'], c['value'])}"
-                         f" → {fw_name(c['new_recommendation'])}")
+        lines += [f"• {c['text']} — from {source_name(c['source'])}" for c in s["caveats"]]
+    lines.append(f"_{FIT_NOTE}_")
+    return "\n".join(lines)
+
+
+def why_winner(kb: KnowledgeBase, result: dict) -> str:
+    """What the Why? button says: every counted reason for the winner and against the others, with sources."""
+    s = summary(kb, result, limit=99)
+    top = s["top"]
+    lines = [f"*Why {fw_name(top)}*" + ("" if s["recommendation"] else " leads (no clear winner yet)"), lead_text(s)]
+    lines += [f"• {r['text']} — from {source_name(r['source'])}" for r in s["why"]] or ["• No reason for it yet."]
+    against = [r for r in result["reasons"] if r.get("counted", True) and r["framework"] != top and r["effect"] < 0]
+    if against:
+        lines.append("*Against the others*")
+        lines += [f"• {fw_name(r['framework'])}: {r['text']} — from {source_name(r['source'])}" for r in against]
+    lines.append("Type `how` for every rule that fired, with the answers behind it.")
     return "\n".join(lines)

@@ -127,7 +127,8 @@ def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str |
                 ctx.ephemeral(team, channel, user, reply.text, thread, key)
     elif action_id == "fa_how":
         st = ctx.service.state(team, c.id)
-        ctx.ephemeral(team, channel, user, explain.how(ctx.kb, st.result), thread, key)
+        # The Why? button explains the winner, as typed `why` explains a question; `how` keeps the trace.
+        ctx.ephemeral(team, channel, user, explain.why_winner(ctx.kb, ctx.service.full_result(st)), thread, key)
     elif action_id == "fa_changes":
         st = ctx.service.state(team, c.id)
         result = ctx.service.full_result(st)
