@@ -380,7 +380,9 @@ def markdown_table(outcomes: list[Outcome], question_ids: Iterable[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec = question_spec()
-    items = load_dataset()
+    # `--file PATH` scores another set (e.g. the held-out one the parser was never tuned on).
+    path = Path(argv[argv.index("--file") + 1]) if "--file" in argv else DATASET
+    items = load_dataset(path)
     problems = shape_problems(items, spec)
     if problems:
         print("The dataset has problems:\n" + "\n".join(problems), file=sys.stderr)
@@ -390,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = dataset_counts(items)
     print(f"Understanding of {s['lines']} Slack lines ({counts['answers']} answers, {counts['multi']} of them "
           f"multi-answer; {counts['commands']} commands; {counts['decisions']} decisions; "
-          f"{counts['refused']} to refuse), from `tests/bot/utterances.jsonl`.\n")
+          f"{counts['refused']} to refuse), from `tests/bot/{path.name}`.\n")
     print(markdown_table(outcomes, list(spec)))
     print()
     checks = [
