@@ -7,9 +7,10 @@ engine is asked afresh, so nothing lives only in memory and two processes agree.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot import parsing
 from bot.models import Consultation, Decision, LogEntry, Option, Reply
@@ -23,6 +24,11 @@ from rules.answers import AnswerError, validate_value
 
 MAX_TEXT = 4000
 IDLE_DAYS = 7
+MAX_RATIONALE = 2000
+# A decision's review date, in months, when knowledge/settings.toml does not say (`review_months`).
+REVIEW_MONTHS = 6
+NOT_A_PARTICIPANT = ("Only the person who started this consultation or someone who answered in it can record the "
+                     "decision.")
 
 
 @dataclass
@@ -499,10 +505,15 @@ class Consultations:
         return user in self.store.participants(team_id, consultation_id)
 
     def decide(self, team_id: str, consultation_id: int, user: str, framework: str | None, rationale: str = "", *,
-               typed: str | None = None, event_id: str | None = None) -> Reply:
+               typed: str | None = None, event_id: str | None = None, status: str = "accepted",
+               decision_makers: list[str] | None = None, consulted: list[str] | None = None,
+               informed: list[str] | None = None, review_on: str | None = None, announce: bool = False) -> Reply:
         """Record the team's decision for a consultation (adopt the recommendation or choose another).
 
-        `event_id` makes it idempotent: a re-delivered request returns the decision already recorded.
+        `status` "proposed" records a proposal that another decision-maker accepts later (`accept`);
+        only an accepted decision supersedes the one in force. `review_on` (ISO date) defaults to
+        `review_months` from today. `event_id` makes it idempotent: a re-delivered request returns
+        the decision already recorded.
         """
         if framework not in FRAMEWORKS:
             what = f" ({typed!r} is not one of them)" if typed else ""
@@ -512,8 +523,7 @@ class Consultations:
         if st.consultation.status == "cancelled":
             return self.closed_reply(st.consultation)
         if not self.may_decide(team_id, consultation_id, user):
-            return Reply(kind="clarify", text="Only the person who started this consultation or someone who "
-                                              "answered in it can record the decision.")
+            return Reply(kind="clarify", text=NOT_A_PARTICIPANT)
         existed = event_id is not None and self.store.has_event(event_id)
         result = self.full_result(st)
         rec = result["recommendation"]
@@ -521,11 +531,76 @@ class Consultations:
             rationale = "Adopted the recommendation." if framework == rec else "Chosen by the team."
         d = self.store.record_decision(
             team_id, channel=st.consultation.channel, topic=st.consultation.topic, framework=framework,
-            decided_by=user, rationale=rationale[:2000], recommendation=rec, knowledge_version=self.advisor.version,
-            answers=st.answers, result=result, consultation_id=consultation_id, thread_ts=st.consultation.thread_ts,
-            event_id=event_id)
+            decided_by=user, rationale=rationale[:MAX_RATIONALE], recommendation=rec,
+            knowledge_version=self.advisor.version, answers=st.answers, result=result,
+            consultation_id=consultation_id, thread_ts=st.consultation.thread_ts, event_id=event_id,
+            status="proposed" if status == "proposed" else "accepted", decision_makers=decision_makers or [user],
+            consulted=consulted, informed=informed, review_on=review_on or self.default_review_date(),
+            announce=announce)
         return Reply(kind="decision", text=decision_text(d), decision=d, consultation_id=consultation_id,
                      duplicate=existed)
+
+    def default_review_date(self, today: date | None = None) -> str:
+        """The review date a decision gets unless the team picks one: `review_months` from today (ISO)."""
+        months = getattr(self.kb.settings, "review_months", REVIEW_MONTHS)
+        return add_months(today or datetime.now(UTC).date(), months).isoformat()
+
+    def decision_problems(self, framework: str | None, rationale: str, review_on: str | None,
+                          today: date | None = None) -> dict[str, str]:
+        """What is wrong with a decision entered in a form, by field (framework, rationale, review_on).
+
+        Empty when it can be recorded. A channel shows each message beside its field.
+        """
+        problems: dict[str, str] = {}
+        if framework not in FRAMEWORKS:
+            problems["framework"] = "Choose Django, Flask or Node.js."
+        text = rationale.strip()
+        if not text:
+            problems["rationale"] = "Say why, in a sentence or two: it is what the record is read for later."
+        elif len(text) > MAX_RATIONALE:
+            problems["rationale"] = f"Keep it under {MAX_RATIONALE} characters (it has {len(text)})."
+        if review_on:
+            try:
+                when = date.fromisoformat(review_on)
+            except ValueError:
+                problems["review_on"] = "Pick a date."
+            else:
+                if when <= (today or datetime.now(UTC).date()):
+                    problems["review_on"] = "Pick a date after today."
+        return problems
+
+    def may_accept(self, d: Decision, user: str) -> bool:
+        """Who may accept or reject a proposal: not its proposer; one of the decision-makers it names,
+        or, when it names nobody else, anyone who may decide in its consultation."""
+        if user == d.decided_by:
+            return False
+        others = [u for u in d.decision_makers if u != d.decided_by]
+        if others:
+            return user in others
+        return d.consultation_id is not None and self.may_decide(d.team_id, d.consultation_id, user)
+
+    def accept(self, team_id: str, number: int, user: str, *, reject: bool = False) -> Reply:
+        """Accept (or reject) proposed decision `number`. An accepted proposal supersedes the decision
+        in force on its channel and topic, and both records link each other."""
+        d = self.store.decision(team_id, number)
+        if d is None:
+            return Reply(kind="clarify", text=f"There is no decision {number}.")
+        if d.status != "proposed":
+            return Reply(kind="clarify", text=f"Decision {number} is {d.status}, not a proposal any more.",
+                         decision=d, consultation_id=d.consultation_id)
+        if not self.may_accept(d, user):
+            who = ("You proposed it, so another decision-maker accepts or rejects it." if user == d.decided_by else
+                   "Only a decision-maker named on it (or, if it names none, someone taking part in the "
+                   "consultation) can accept or reject it.")
+            return Reply(kind="clarify", text=f"Decision {number} is a proposal. {who}", decision=d,
+                         consultation_id=d.consultation_id)
+        done = (self.store.reject_decision if reject else self.store.accept_decision)(team_id, number, user)
+        if done is None:  # someone else accepted or rejected it a moment ago
+            now = self.store.decision(team_id, number)
+            return Reply(kind="clarify", text=f"Decision {number} is {now.status if now else 'gone'}, "  # type: ignore
+                                              "not a proposal any more.", decision=now,
+                         consultation_id=d.consultation_id)
+        return Reply(kind="decision", text=decision_text(done), decision=done, consultation_id=done.consultation_id)
 
     def cancel(self, team_id: str, consultation_id: int, user: str) -> Reply:
         """Cancel an open consultation."""
@@ -600,13 +675,31 @@ def _margin(result: dict) -> float:
     return scores[0] - scores[1] if len(scores) > 1 else 0.0
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it is shorter: 31 Aug + 6 = 28/29 Feb)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def decision_text(d: Decision) -> str:
-    """One line about a recorded decision."""
+    """One line about a recorded decision (recorded, proposed, accepted later, rejected)."""
+    name = explain.fw_name(d.framework)
+    if d.status == "rejected":
+        return (f"Decision {d.number} rejected: *{name}* was proposed and is not adopted. The consultation is "
+                "open again.")
+    why = d.rationale
+    sup = ""
+    if d.supersedes:
+        why, sup = why.rstrip(".") + ".", f" It supersedes decision {d.supersedes}."
+    if d.accepted_by:
+        return f"Decision {d.number} accepted: *{name}*. Rationale: {why}{sup}"
     rec = d.recommendation
     adopted = "adopting the recommendation" if d.framework == rec else f"the advisor recommended {explain.fw_name(rec)}"
-    sup = f" It supersedes decision {d.supersedes}." if d.supersedes else ""
-    return (f"Decision {d.number} recorded: *{explain.fw_name(d.framework)}* ({adopted}). "
-            f"Rationale: {d.rationale}{sup}")
+    if d.status == "proposed":
+        return (f"Decision {d.number} proposed: *{name}* ({adopted}). Rationale: {d.rationale.rstrip('.')}. "
+                "It takes effect when another decision-maker accepts it.")
+    return f"Decision {d.number} recorded: *{name}* ({adopted}). Rationale: {why}{sup}"
 
 
 HELP_THREAD = """*In a consultation you can type*

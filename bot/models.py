@@ -6,7 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-DecisionStatus = Literal["proposed", "accepted", "superseded", "rejected"]
+# MADR's statuses: a proposal is accepted or rejected; an accepted decision is later superseded
+# (by a newer accepted one on the same channel and topic) or deprecated.
+DecisionStatus = Literal["proposed", "accepted", "rejected", "deprecated", "superseded"]
+DECISION_STATUSES: tuple[str, ...] = ("proposed", "accepted", "rejected", "deprecated", "superseded")
 ConsultationStatus = Literal["open", "decided", "cancelled", "closed"]
 # "withdraw": the message that gave an answer was deleted; that answer no longer holds.
 # "answers": one line that answered several questions (value: question -> value); one undo.
@@ -56,11 +59,25 @@ class Decision(BaseModel):
     decided_by: str
     rationale: str
     recommendation: str | None
+    # Numbers of the decisions linked by a supersede, both ways.
     supersedes: int | None = None
+    superseded_by: int | None = None
     knowledge_version: str
     answers: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] = Field(default_factory=dict)
     created_at: str
+    # MADR 4 front matter: who decided, who was consulted, who is kept informed (user ids).
+    decision_makers: list[str] = Field(default_factory=list)
+    consulted: list[str] = Field(default_factory=list)
+    informed: list[str] = Field(default_factory=list)
+    # When the team means to look at it again (ISO date), and whether the outcome goes to the channel.
+    review_on: str | None = None
+    announce: bool = False
+    # A proposal accepted (or rejected) later: by whom and when.
+    accepted_by: str | None = None
+    accepted_at: str | None = None
+    rejected_by: str | None = None
+    rejected_at: str | None = None
 
 
 # "chatter": a line that was neither an answer nor a command; Slack reacts to it, never replies.

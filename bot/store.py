@@ -51,6 +51,11 @@ _CONSULTATION_FIELDS = tuple(Consultation.model_fields)
 _CONSULTATION_COLUMNS = ", ".join(_CONSULTATION_FIELDS)
 
 
+def _unique(items: list[str]) -> list[str]:
+    """The items in their first order, each once (empty strings dropped)."""
+    return list(dict.fromkeys(i for i in items if i))
+
+
 def now() -> str:
     """The current UTC time, ISO 8601 with microseconds (sorts as text)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -111,7 +116,25 @@ def _v3(db: sqlite_utils.Database) -> None:
         updated_at TEXT NOT NULL)""")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    # The decision lifecycle (MADR 4): who decided, was consulted and is informed (JSON lists of user
+    # ids), a review date, whether the outcome is announced in the channel, a proposal's later
+    # acceptance or rejection, and the supersede link in both directions.
+    for column in ("decision_makers TEXT NOT NULL DEFAULT '[]'", "consulted TEXT NOT NULL DEFAULT '[]'",
+                   "informed TEXT NOT NULL DEFAULT '[]'", "review_on TEXT", "announce INTEGER NOT NULL DEFAULT 0",
+                   "accepted_by TEXT", "accepted_at TEXT", "rejected_by TEXT", "rejected_at TEXT",
+                   "superseded_by INTEGER REFERENCES decisions(id)"):
+        db.execute(f"ALTER TABLE decisions ADD COLUMN {column}")
+    # Decisions recorded before: the one who recorded it decided it; the older side of a supersede
+    # learns which decision replaced it.
+    db.execute("UPDATE decisions SET decision_makers = json_array(decided_by)")
+    db.execute("UPDATE decisions SET superseded_by = (SELECT n.id FROM decisions n WHERE n.supersedes = decisions.id"
+               " ORDER BY n.number LIMIT 1) WHERE status = 'superseded'")
+    # `/framework history superseded`: one status of one team, newest first, from the index.
+    db.execute("CREATE INDEX decisions_by_status ON decisions (team_id, status, number)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 
 
 class StoreError(Exception):
@@ -600,13 +623,19 @@ class Store:
                         rationale: str, recommendation: str | None, knowledge_version: str,
                         answers: dict, result: dict, consultation_id: int | None = None,
                         thread_ts: str | None = None, status: str = "accepted",
-                        event_id: str | None = None) -> Decision:
-        """Record a decision; it supersedes the team's earlier accepted decision on the same channel and topic.
+                        event_id: str | None = None, decision_makers: list[str] | None = None,
+                        consulted: list[str] | None = None, informed: list[str] | None = None,
+                        review_on: str | None = None, announce: bool = False) -> Decision:
+        """Record a decision. An accepted one supersedes the team's earlier accepted decision on the
+        same channel and topic (a proposal supersedes nothing until it is accepted, `accept_decision`).
 
         With `event_id` (the Slack delivery that asked for it) a re-delivery returns the decision
-        already recorded instead of recording a second one.
+        already recorded instead of recording a second one. `decision_makers` defaults to `decided_by`.
         """
+        if status not in ("accepted", "proposed"):
+            raise StoreError(f"a decision is recorded as accepted or proposed, not {status!r}")
         t = now()
+        makers = _unique(decision_makers or [decided_by])
         with self.write() as db:
             if event_id is not None:
                 seen = db.execute("SELECT id FROM decisions WHERE event_id = ?", [event_id]).fetchone()
@@ -614,56 +643,116 @@ class Store:
                     return self._decision("d.id = ?", [seen[0]])[0]
             number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM decisions WHERE team_id = ?",
                                 [team_id]).fetchone()[0]
-            prior = db.execute(
-                "SELECT id FROM decisions WHERE team_id = ? AND channel = ? AND topic = ? AND status = 'accepted'"
-                " ORDER BY number DESC LIMIT 1", [team_id, channel, topic]).fetchone()
-            supersedes = prior[0] if prior and status == "accepted" else None
-            if supersedes:
-                db.execute("UPDATE decisions SET status = 'superseded' WHERE id = ?", [supersedes])
             cur = db.execute(
                 "INSERT INTO decisions (team_id, number, consultation_id, channel, thread_ts, topic, framework, status,"
                 " decided_by, rationale, recommendation, supersedes, knowledge_version, answers, result, created_at,"
-                " event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " event_id, decision_makers, consulted, informed, review_on, announce)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [team_id, number, consultation_id, channel, thread_ts, topic, framework, status, decided_by,
-                 rationale, recommendation, supersedes, knowledge_version, json.dumps(answers, sort_keys=True),
-                 json.dumps(result, sort_keys=True), t, event_id])
+                 rationale, recommendation, knowledge_version, json.dumps(answers, sort_keys=True),
+                 json.dumps(result, sort_keys=True), t, event_id, json.dumps(makers),
+                 json.dumps(_unique(consulted or [])), json.dumps(_unique(informed or [])), review_on,
+                 int(bool(announce))])
+            did = cur.lastrowid
+            if status == "accepted":
+                self._supersede(db, team_id, did, channel, topic)
             if consultation_id is not None:
                 db.execute("UPDATE consultations SET status = 'decided', updated_at = ? WHERE id = ? AND team_id = ?",
                            [t, consultation_id, team_id])
-            did = cur.lastrowid
         return self._decision("d.id = ?", [did])[0]
 
-    _DECISION_COLS = ("d.id, d.team_id, d.number, d.consultation_id, d.channel, d.thread_ts, d.topic, d.framework,"
-                      " d.status, d.decided_by, d.rationale, d.recommendation, d.supersedes, d.knowledge_version,"
-                      " d.answers, d.result, d.created_at")
+    @staticmethod
+    def _supersede(db: sqlite_utils.Database, team_id: str, did: int, channel: str, topic: str) -> None:
+        """Decision `did` is now accepted: the decision accepted before it on its channel and topic is
+        superseded, and the two records link each other. Inside the caller's write."""
+        prior = db.execute(
+            "SELECT id FROM decisions WHERE team_id = ? AND channel = ? AND topic = ? AND status = 'accepted'"
+            " AND id != ? ORDER BY number DESC LIMIT 1", [team_id, channel, topic, did]).fetchone()
+        if prior:
+            db.execute("UPDATE decisions SET status = 'superseded', superseded_by = ? WHERE id = ?", [did, prior[0]])
+            db.execute("UPDATE decisions SET supersedes = ? WHERE id = ?", [prior[0], did])
+
+    def accept_decision(self, team_id: str, number: int, user: str) -> Decision | None:
+        """Accept a proposed decision: it supersedes the decision in force on its channel and topic, and
+        the one who accepted it joins its decision-makers. None when it is not (or no longer) proposed."""
+        t = now()
+        with self.write() as db:
+            row = db.execute("SELECT id, status, channel, topic, decision_makers FROM decisions"
+                             " WHERE team_id = ? AND number = ?", [team_id, number]).fetchone()
+            if row is None or row[1] != "proposed":
+                return None
+            did, _, channel, topic, makers = row
+            db.execute("UPDATE decisions SET status = 'accepted', accepted_by = ?, accepted_at = ?,"
+                       " decision_makers = ? WHERE id = ?",
+                       [user, t, json.dumps(_unique([*json.loads(makers), user])), did])
+            self._supersede(db, team_id, did, channel, topic)
+        return self._decision("d.id = ?", [did])[0]
+
+    def reject_decision(self, team_id: str, number: int, user: str) -> Decision | None:
+        """Reject a proposed decision; its consultation opens again when nothing else is decided in it.
+        None when it is not (or no longer) proposed."""
+        t = now()
+        with self.write() as db:
+            row = db.execute("SELECT id, status, consultation_id FROM decisions WHERE team_id = ? AND number = ?",
+                             [team_id, number]).fetchone()
+            if row is None or row[1] != "proposed":
+                return None
+            did, _, cid = row
+            db.execute("UPDATE decisions SET status = 'rejected', rejected_by = ?, rejected_at = ? WHERE id = ?",
+                       [user, t, did])
+            if cid is not None:
+                db.execute("UPDATE consultations SET status = 'open', updated_at = ? WHERE id = ? AND team_id = ?"
+                           " AND status = 'decided' AND NOT EXISTS (SELECT 1 FROM decisions WHERE consultation_id = ?"
+                           " AND status IN ('proposed', 'accepted'))", [t, cid, team_id, cid])
+        return self._decision("d.id = ?", [did])[0]
+
+    # (SQL expression, Decision field); the linked decisions are read by number, not by row id.
+    _DECISION_FIELDS = (
+        ("d.id", "id"), ("d.team_id", "team_id"), ("d.number", "number"), ("d.consultation_id", "consultation_id"),
+        ("d.channel", "channel"), ("d.thread_ts", "thread_ts"), ("d.topic", "topic"), ("d.framework", "framework"),
+        ("d.status", "status"), ("d.decided_by", "decided_by"), ("d.rationale", "rationale"),
+        ("d.recommendation", "recommendation"),
+        ("(SELECT s.number FROM decisions s WHERE s.id = d.supersedes)", "supersedes"),
+        ("(SELECT s.number FROM decisions s WHERE s.id = d.superseded_by)", "superseded_by"),
+        ("d.knowledge_version", "knowledge_version"), ("d.answers", "answers"), ("d.result", "result"),
+        ("d.created_at", "created_at"), ("d.decision_makers", "decision_makers"), ("d.consulted", "consulted"),
+        ("d.informed", "informed"), ("d.review_on", "review_on"), ("d.announce", "announce"),
+        ("d.accepted_by", "accepted_by"), ("d.accepted_at", "accepted_at"), ("d.rejected_by", "rejected_by"),
+        ("d.rejected_at", "rejected_at"))
+    _JSON_FIELDS = ("answers", "result", "decision_makers", "consulted", "informed")
 
     def _decision(self, where: str, params: list, tail: str = "", *, full: bool = True) -> list[Decision]:
-        cols = self._DECISION_COLS if full else self._DECISION_COLS.replace("d.result", "'{}'")
+        cols = ", ".join("'{}'" if (name == "result" and not full) else expr for expr, name in self._DECISION_FIELDS)
         rows = self.db.execute(f"SELECT {cols} FROM decisions d WHERE {where} {tail}", params).fetchall()
-        names = [c.strip().removeprefix("d.") for c in self._DECISION_COLS.split(",")]
+        names = [name for _, name in self._DECISION_FIELDS]
         out = []
         for r in rows:
             data = dict(zip(names, r, strict=True))
-            data["answers"] = json.loads(data["answers"])
-            data["result"] = json.loads(data["result"])
-            if data["supersedes"] is not None:
-                sup = self.db.execute("SELECT number FROM decisions WHERE id = ?", [data["supersedes"]]).fetchone()
-                data["supersedes"] = sup[0] if sup else None
+            for name in self._JSON_FIELDS:
+                data[name] = json.loads(data[name])
+            data["announce"] = bool(data["announce"])
             out.append(Decision(**data))
         return out
 
-    def decisions(self, team_id: str, *, limit: int = 10, offset: int = 0) -> list[Decision]:
-        """This team's decisions, newest first (without the stored result, for listings).
+    def decisions(self, team_id: str, *, limit: int = 10, offset: int = 0, status: str | None = None) -> list[Decision]:
+        """This team's decisions, newest first (without the stored result, for listings); `status`: only those.
 
         Decisions are numbered 1..N per team and never deleted, so page k starts at number
-        N - offset: an index seek, where OFFSET would walk every skipped row.
+        N - offset: an index seek, where OFFSET would walk every skipped row. Filtered by status,
+        the (team, status, number) index is read in order and OFFSET skips only rows of that status.
         """
+        if status is not None:
+            return self._decision("d.team_id = ? AND d.status = ?", [team_id, status, limit, offset],
+                                  "ORDER BY d.number DESC LIMIT ? OFFSET ?", full=False)
         upper = self.count_decisions(team_id) - offset
         return self._decision("d.team_id = ? AND d.number <= ?", [team_id, upper, limit],
                               "ORDER BY d.number DESC LIMIT ?", full=False)
 
-    def count_decisions(self, team_id: str) -> int:
-        """How many decisions this team has (its highest number: numbers have no gaps)."""
+    def count_decisions(self, team_id: str, status: str | None = None) -> int:
+        """How many decisions this team has (its highest number: numbers have no gaps), or of one status."""
+        if status is not None:
+            return self.db.execute("SELECT COUNT(*) FROM decisions WHERE team_id = ? AND status = ?",
+                                   [team_id, status]).fetchone()[0]
         return self.db.execute("SELECT COALESCE(MAX(number), 0) FROM decisions WHERE team_id = ?",
                                [team_id]).fetchone()[0]
 
@@ -859,8 +948,20 @@ class Store:
             n += db.execute("UPDATE answers SET user_id = ? WHERE user_id = ? AND consultation_id IN"
                             " (SELECT id FROM consultations WHERE team_id = ?)",
                             [replacement, user_id, team_id]).rowcount
-            n += db.execute("UPDATE decisions SET decided_by = ? WHERE team_id = ? AND decided_by = ?",
-                            [replacement, team_id, user_id]).rowcount
+            # One statement per table, so a decision counts once however many of its fields named the
+            # user. The MADR lists are JSON arrays of ids: the id is replaced with its quotes, so no
+            # other id that contains it is touched.
+            q, gone = json.dumps(user_id), json.dumps(replacement)
+            n += db.execute(
+                "UPDATE decisions SET"
+                " decided_by = CASE WHEN decided_by = ?1 THEN ?2 ELSE decided_by END,"
+                " accepted_by = CASE WHEN accepted_by = ?1 THEN ?2 ELSE accepted_by END,"
+                " rejected_by = CASE WHEN rejected_by = ?1 THEN ?2 ELSE rejected_by END,"
+                " decision_makers = replace(decision_makers, ?3, ?4), consulted = replace(consulted, ?3, ?4),"
+                " informed = replace(informed, ?3, ?4)"
+                " WHERE team_id = ?5 AND (decided_by = ?1 OR accepted_by = ?1 OR rejected_by = ?1"
+                " OR instr(decision_makers, ?3) OR instr(consulted, ?3) OR instr(informed, ?3))",
+                [user_id, replacement, q, gone, team_id]).rowcount
             # Messages kept in the outbox mention people by id ("answered by <@U...>").
             n += db.execute("UPDATE outbox SET payload = replace(payload, ?, ?)"
                             " WHERE team_id = ? AND instr(payload, ?)",
