@@ -21,6 +21,7 @@ from typing import TextIO
 
 import click
 
+from bot.models import DECISION_STATUSES
 from bot.render import explain, madr, terminal
 from knowledge import loader
 from rules.answers import AnswerError
@@ -409,10 +410,11 @@ def decisions() -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--offset", default=0, type=click.IntRange(0))
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
-def decisions_list(db: str | None, team: str, limit: int, offset: int, as_json: bool) -> None:
+@click.option("--status", type=click.Choice(DECISION_STATUSES), default=None, help="Only decisions of this status.")
+def decisions_list(db: str | None, team: str, limit: int, offset: int, as_json: bool, status: str | None) -> None:
     """This team's decisions, newest first."""
     store = _store(db)
-    rows = store.decisions(team, limit=limit, offset=offset)
+    rows = store.decisions(team, limit=limit, offset=offset, status=status)
     if as_json:
         for d in rows:
             click.echo(json.dumps(d.model_dump(exclude={"result"}), ensure_ascii=False))
@@ -451,6 +453,16 @@ def decisions_show(number: int, db: str | None, team: str) -> None:
     click.echo(f"Rationale: {d.rationale}")
     if d.supersedes:
         click.echo(f"Supersedes decision {d.supersedes}")
+    if d.superseded_by:
+        click.echo(f"Superseded by decision {d.superseded_by}")
+    if d.accepted_by:
+        click.echo(f"Accepted by {d.accepted_by} on {(d.accepted_at or '')[:10]}")
+    for label, people in (("Decision-makers", d.decision_makers), ("Consulted", d.consulted),
+                          ("Informed", d.informed)):
+        if people:
+            click.echo(f"{label}: {', '.join(people)}")
+    if d.review_on:
+        click.echo(f"Review on {d.review_on}")
     click.echo(f"Knowledge version: {d.knowledge_version}")
     click.echo(answers_text(kb, d.answers))
     if d.result:
@@ -473,17 +485,79 @@ def answers_text(kb, answers: dict) -> str:
 
 
 @decisions.command("export")
-@click.argument("number", type=int)
+@click.argument("number", type=int, required=False)
 @click.option("--format", "fmt", type=click.Choice(["madr", "json"]), default="madr", show_default=True)
+@click.option("--all", "everything", is_flag=True, help="Every decision of the team, one MADR file each (with --dir).")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="Write MADR files here (0001-use-django-for-billing.md ...) plus index.md, instead of printing.")
 @db_option
 @team_option
-def decisions_export(number: int, fmt: str, db: str | None, team: str) -> None:
-    """Export a decision as a MADR 4 Markdown record or as JSON."""
-    d = _decision(_store(db), team, number)
-    if fmt == "json":
-        click.echo(json.dumps(d.model_dump(), ensure_ascii=False, indent=2))
-    else:
-        click.echo(madr.render(d, loader.default()))
+def decisions_export(number: int | None, fmt: str, everything: bool, directory: str | None, db: str | None,
+                     team: str) -> None:
+    """Export a decision as a MADR 4 Markdown record or as JSON; --all --dir writes every record as a file.
+
+    Files are rewritten only when their content changed, so running it again changes no byte and
+    the directory can be committed.
+    """
+    if everything == (number is not None):
+        _fail("give a decision NUMBER, or --all (with --dir)")
+    if everything and directory is None:
+        _fail("--all writes one file per decision: give --dir, e.g. --dir docs/decisions")
+    if directory is not None and fmt != "madr":
+        _fail("--dir writes MADR files; --format json prints one decision")
+    store = _store(db)
+    if not everything:
+        d = _decision(store, team, number)  # type: ignore[arg-type]
+        if fmt == "json":
+            click.echo(json.dumps(d.model_dump(), ensure_ascii=False, indent=2))
+        elif directory is None:
+            click.echo(madr.render(d, loader.default()))
+        else:
+            _write_records(Path(directory), [d], loader.default(), with_index=False)
+        return
+    rows = list(store.all_decisions(team))
+    _write_records(Path(directory), rows, loader.default(), with_index=True)  # type: ignore[arg-type]
+
+
+def _write_records(directory: Path, rows: list, kb, *, with_index: bool) -> None:
+    """Write each decision's MADR file (and the index), only where the bytes differ; report on stderr."""
+    files = {d.number: madr.filename(d) for d in rows}
+    out = {files[d.number]: madr.render(d, kb, files=files) for d in rows}
+    if with_index:
+        out[madr.INDEX] = madr.index(rows)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _fail(f"cannot create {directory}: {e.strerror}")
+    written = 0
+    for name, text in out.items():
+        path = directory / name
+        data = text.encode("utf-8")
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # a reader never sees half a file
+        written += 1
+        click.echo(str(path))
+    click.echo(f"{len(rows)} decision record(s) in {directory}: {written} file(s) written, "
+               f"{len(out) - written} unchanged.", err=True)
+
+
+@decisions.command("accept")
+@click.argument("number", type=int)
+@click.option("--user", default=None, help="Who accepts it (default: your login name).")
+@click.option("--reject", is_flag=True, help="Reject the proposal instead.")
+@db_option
+@team_option
+def decisions_accept(number: int, user: str | None, reject: bool, db: str | None, team: str) -> None:
+    """Accept (or --reject) a proposed decision; an accepted one supersedes the decision in force."""
+    from bot.consultation import Consultations
+
+    reply = Consultations(_store(db), _advisor()).accept(team, number, user or _login(), reject=reject)
+    if reply.kind != "decision":
+        _fail(terminal.plain(reply.text))
+    click.echo(terminal.plain(reply.text))
 
 
 @decisions.command("recheck")

@@ -96,7 +96,9 @@ def test_no_answers_no_recommendation_and_superseding(store: Store, advisor: Adv
     second = _record(store, advisor, {"flexibility": "freedom"}, "flask", topic="")
     assert "This decision supersedes decision 1." in madr.render(second, kb)
     old = store.decision("T1", 1)
-    assert madr.render(old, kb).splitlines()[1] == "status: superseded"
+    # MADR 4 names the replacement in the status; the older record links the newer one too.
+    assert madr.render(old, kb).splitlines()[1] == "status: superseded by ADR-0002"
+    assert "It is superseded by decision 2." in madr.render(old, kb)
 
 
 def test_decision_makers_override(store: Store, advisor: Advisor, kb: KnowledgeBase) -> None:
