@@ -36,7 +36,9 @@ GENERIC_YES = (
     "of course", "certainly", "indeed", "affirmative", "correct", "true", "ok", "okay", "for sure",
     "totally", "we do", "it does", "we will", "need it", "we need it", "required", "needed",
     "must have", "a must", "important", "very much", "why not", "probably", "i think so", "yess", "yesss",
-    "yeahh", "yas", "100 percent", "hell yes", "big yes", "sure thing", "you bet", "yes please",
+    "yeahh", "yas", "100 percent", "hell yes", "big yes", "sure thing", "you bet", "yes please", "critical",
+    "crucial", "essential", "hard requirement", "a hard requirement", "requirement", "a requirement", "ideally",
+    "would be handy", "handy", "key", "is key",
     "would be nice", "nice to have", "we would like that", "that would be great",
 )
 GENERIC_NO = (
@@ -53,15 +55,18 @@ GENERIC_NO = (
 # Hedges: the person does not know. Longest match lets "not sure" beat the generic "sure".
 UNSURE = (
     "not sure", "unsure", "do not know", "no idea", "dunno", "idk", "no clue", "not decided",
-    "undecided", "have not decided", "tbd", "to be decided", "it depends", "hard to say",
+    "undecided", "have not decided", "tbd", "to be decided", "it depends", "hard to say", "depends",
+    "depending on", "depending", "not decided yet", "need to check", "have to check",
+    "need to ask", "have to ask", "not signed off",
 )
 # Weak hedges: alone they mean "not sure"; next to a real answer ("maybe 5") they are ignored.
-WEAK_UNSURE = ("maybe", "perhaps", "possibly", "might")
+WEAK_UNSURE = ("maybe", "perhaps", "possibly", "might", "not a dealbreaker", "not a deal breaker", "eventually",
+               "should grow", "will grow", "could grow", "may grow", "might grow", "to start")
 _UNSURE_VALUE = "\0unsure"
 _WEAK_VALUE = "\0weak"
 
 # A negation this close before a match (same clause) negates it: "we do not need an admin".
-NEGATIONS = frozenset({"not", "no", "never", "without", "nor", "neither", "hardly", "nobody", "nothing"})
+NEGATIONS = frozenset({"not", "no", "never", "without", "nor", "neither", "hardly", "nobody", "nothing", "skip"})
 _NEG_WINDOW = 5
 # Words after a bare "no" that keep it a reply rather than "no <other thing>".
 _ANSWER_FOLLOWERS = frozenset({

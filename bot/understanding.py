@@ -102,8 +102,10 @@ class Vocabulary:
             "people", "person", "persons", "dev", "devs", "developer", "developers", "engineer", "engineers",
             "programmers", "programmer", "coders", "coder", "folks", "members", "member", "staff", "employees",
             "heads", "headcount", "of us", "us", "fte", "ftes", "humans", "contributors", "in total", "total",
-            "all in", "on the team", "in the team", "including me", "incl me", "of them")}
+            "all in", "on the team", "in the team", "including me", "incl me", "of them", "python devs", "js devs",
+            "pythonistas")}
         self.groups = set(units["groups"])
+        self.not_developers = {phrase(p) for p in units.get("not_developers", [])} - {()}
         self.versions = set(units["versions"])
         self.duration = data["duration"]
         self.experience = data["experience"]
@@ -113,7 +115,9 @@ class Vocabulary:
         self.common = set(data["words"]["common"])
         self.neutral = sorted({phrase(p) for p in data.get("neutral", {}).get("phrases", [])} - {()}, key=len,
                               reverse=True)
-        self.exclude = {q: set(v) for q, v in data.get("volunteer", {}).get("exclude", {}).items()}
+        volunteer = data.get("volunteer", {})
+        self.exclude = {q: set(v) for q, v in volunteer.get("exclude", {}).items()}
+        self.only_when_asked = {phrase(p) for p in volunteer.get("only_when_asked", [])} - {()}
 
     def strip_fillers(self, tokens: list[str]) -> list[str]:
         """The tokens without filler phrases (longest first), wherever they stand."""
@@ -189,7 +193,7 @@ class _Speller:
             return word
         if any(word.endswith(end) and word[:-len(end)] in self.known for end in ("s", "es", "ed", "d", "ing", "ly")):
             return word  # a word form of a known word ("knows", "needed"), not a typo
-        bound = 1 if len(word) <= 6 else 2
+        bound = 1  # two edits reach other words too often ("connections" -> "conventions")
         best = process.extract(word, self.targets, scorer=OSA.distance, limit=3, score_cutoff=bound)
         best = [b for b in best if b[0][0] == word[0]]
         if not best:
@@ -258,6 +262,14 @@ _INTERROGATIVES = frozenset({"what", "which", "how", "why", "do", "does", "is", 
 _QUESTION_COMMANDS = [(tuple(k.split()), v) for k, v in (
     ("why", "why"), ("what is this question for", "why"), ("what does this matter", "why"),
     ("how did you", "how"), ("how do you", "how"), ("how come", "how"), ("which rules", "how"), ("what rules", "how"),
+    ("howd you", "how"), ("how are you", "how"), ("how is this", "how"), ("how is it", "how"), ("how does it", "how"),
+    ("how was", "how"), ("can you explain", "how"), ("could you explain", "how"), ("explain how", "how"),
+    ("show your working", "how"), ("show me how", "how"), ("why did you", "how"), ("why do you recommend", "how"),
+    ("why is it", "how"), ("what is your reasoning", "how"), ("where did that come from", "how"),
+    ("show me the answers", "status"), ("what are our answers", "status"), ("what do we have", "status"),
+    ("can we redo", "restart"), ("can we start again", "restart"), ("can we reset", "restart"),
+    ("can we cancel", "cancel"), ("can we stop", "cancel"), ("can we undo", "back"), ("can i undo", "back"),
+    ("can you skip", "skip"), ("can we pass", "skip"), ("what now", "help"), ("what next", "help"),
     ("what have we", "status"), ("what did we", "status"), ("where are we", "status"), ("what do you have", "status"),
     ("what do you know", "status"), ("how far", "status"), ("how many more", "status"),
     ("what can i", "help"), ("what can we", "help"), ("what can you", "help"), ("what commands", "help"),
@@ -265,6 +277,7 @@ _QUESTION_COMMANDS = [(tuple(k.split()), v) for k, v in (
     ("what should i", "help"), ("how does this work", "help"), ("can i skip", "skip"), ("can we skip", "skip"),
     ("can we go back", "back"), ("can i go back", "back"), ("can we start over", "restart"),
     ("can we restart", "restart"))]
+_QUESTION_COMMANDS.sort(key=lambda kv: -len(kv[0]))  # the most specific start wins
 _RATIONALE = re.compile(r"^[\s,;:.!\-\u2013\u2014]*(?:(?:because|since|as|cause|cuz|coz|bc|b/c|given that|"
                         r"due to)\b)?[\s,:]*", re.IGNORECASE)
 # A preference keeps its left side: "conventions > freedom", "speed of development over raw speed".
@@ -275,6 +288,8 @@ _PREFER = re.compile(r"\s*(?:(?<!\S)>+|\brather than\b|\binstead of\b|\bover\b(?
 _CONTRAST = re.compile(r"\b(?:but|though|tho|although|however|whereas|except|yet)\b", re.IGNORECASE)
 _USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 _LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^<>]*)?>[\s,:]*(?!\s*(?:and\b|&|\+|plus\b|or\b|,))")
+_DEADLINE_SPAN = re.compile(r"\b(?:in|within|by|after)\s+(?:\d+|a|an|one|two|three|four|few|a few|couple of|"
+                            r"a couple of)\s+(?:days?|weeks?|wks?|months?|mos?|years?|yrs?)\b", re.IGNORECASE)
 _DELTA = frozenset({"more", "new", "extra", "additional", "another"})
 _LESS = frozenset({("less", "than"), ("under", "a"), ("fewer", "than"), ("not", "even")}) | {("than",), ("under",)}
 _BEFORE_SPAN = frozenset({"for", "about", "around", "roughly", "maybe", "just", "only", "over", "under", "than",
@@ -306,6 +321,8 @@ class _Reader:
     def _prepare(self, text: str, spell: bool = True) -> str:
         # Slack escapes &, < and >; a ">" between two options is a preference, not markup.
         text = re.sub(r"\b(probably|likely|yes|no)\s*\?+", r"maybe \1", text, flags=re.I)  # "probably?" doubts
+        text = re.sub(r"~[^~\n]+~", " ", text)  # Slack strikethrough: "~mongo~ postgres" withdrew mongo
+        text = re.sub(r"^\s*(?:pls|please|plz|can you|could you|ok|okay)[\s,]+(?=set\b)", "", text, flags=re.I)
         t = text.replace("&gt;", " > ").replace("&lt;", " less than ").replace("&amp;", " & ")
         # Emoji codes carry no answer here (":tada:"); the answer emoji (:+1:) the parser knows are kept.
         t = re.sub(r":(?!\+1:|-1:|thumbsup:|thumbsdown:|white_check_mark:|heavy_check_mark:|x:)[a-z0-9_+\-]+:", " ", t)
@@ -328,16 +345,53 @@ class _Reader:
         tokens = self.tokens()
         if not tokens and self.raw.strip() != "?":
             return self._nothing(tokens)
-        for rule in (self._command, self._decision, self._question_line, self._command_clause):
+        for rule in (self._command, self._question_line, self._decision, self._command_clause):
             found = rule(tokens)
             if found is not None:
                 return found
-        return self._answers(tokens)
+        return self._anchored(tokens)
+
+    def _anchored(self, tokens: list[str]) -> Utterance | None:
+        """A short line with one command word and no answer in it: "reset everything and start again"."""
+        read = self._answers(tokens)
+        if read.answers or len(tokens) > 8:
+            return read
+        names = {name for word, name in _ANCHORS.items() if tuple(word.split()) in _ngrams(tokens)}
+        if len(names) == 1 and not any(t in parsing.NEGATIONS for t in tokens):
+            return Utterance(kind="command", command=Command(name=names.pop()))  # type: ignore[arg-type]
+        return read
 
     def _question_line(self, tokens: list[str]) -> Utterance | None:
         """A question asked back ("what counts as real-time?") is never an answer; some are commands."""
         t = parsing.clean(self.text).strip()
-        if not t.endswith("?") or "?" in t[:-1].rstrip("?") or not tokens or tokens[0] not in _INTERROGATIVES:
+        toks = list(tokens)
+        while toks and toks[0] in ("wait", "hmm", "ok", "okay", "so", "hey", "um", "uh", "sorry", "actually", "but"):
+            toks.pop(0)  # "wait, why does it matter"
+        if not toks:
+            return None
+        if toks[0] in ("define", "meaning") or toks[:3] == ["what", "do", "you"] and "mean" in toks:
+            return Utterance(kind="hedge", refused="Good question: `why` says what this question is for. "
+                                                   "Answer when you know, or type skip.")
+        first = re.split(r"\?", t, maxsplit=1)
+        asked = t.endswith("?") and "?" not in t[:-1].rstrip("?")
+        if not asked:
+            # "how'd you get there? show your working" / "why does it matter if it's serverless": the command
+            # questions count without a question mark or with more text after one.
+            for starts, name in _QUESTION_COMMANDS:
+                if tuple(toks[:len(starts)]) == starts and (len(first) > 1 or starts[0] in ("why", "how", "what")):
+                    if name == "why" and toks[:2] == ["why", "not"]:
+                        return None
+                    return Utterance(kind="command", command=Command(name=name))  # type: ignore[arg-type]
+            if len(first) > 1 and first[1].strip() and self._asks_back(first[1]):
+                return Utterance(kind="hedge", refused="Good question: `why` says what this question is for. "
+                                                       "Answer when you know, or type skip.")
+            return None
+        tokens = toks
+        if tokens[0] not in _INTERROGATIVES:
+            last = re.split(r"[,.;!]", t)[-1]
+            if self._asks_back(last):  # "we call the OpenAI API, does that count?"
+                return Utterance(kind="hedge", refused="Good question: `why` says what this question is for. "
+                                                       "Answer when you know, or type skip.")
             return None
         if tokens[:2] == ["why", "not"]:
             return Utterance(kind="refused", refused="Which one? " + (self._expected_open() or ""))
@@ -347,6 +401,12 @@ class _Reader:
         return Utterance(kind="refused", refused="Good question: `why` says what this question is for. Answer when "
                                                  "you know" + (f" ({self._expected_open()})" if self.open else "")
                                                  + ", or type skip.")
+
+    @staticmethod
+    def _asks_back(sentence: str) -> bool:
+        """Whether a trailing sentence asks the bot something ("does that count?")."""
+        words = [w for c in parsing._clauses(sentence) for w in c]
+        return bool(words) and words[0] in _INTERROGATIVES and sentence.strip().endswith("?")
 
     def _expected_open(self) -> str:
         return _expected(self.by_id[self.open]) if self.open else ""
@@ -402,22 +462,42 @@ class _Reader:
 
     def _decision(self, tokens: list[str]) -> Utterance | None:
         toks = " ".join(tokens).replace("let us ", "lets ").split()  # "let us go with" as "lets go with"
-        # "we're", "we'll", "I'll" lose their apostrophe in normalising: read them back at the start.
-        toks = _LEAD_CONTRACTIONS.get(toks[0], [toks[0]]) + toks[1:] if toks else toks
+        # "we're", "we'll", "I'll" lose their apostrophe in normalising: read them back.
+        toks = [w for t in toks for w in _LEAD_CONTRACTIONS.get(t, [t])]
+        toks = [t for t in toks if t not in ("just", "simply", "probably", "honestly", "then")]
+        first_clause = [w for t in (parsing._clauses(self.text) or [[]])[0] for w in _LEAD_CONTRACTIONS.get(t, [t])]
+        if any(t in parsing.NEGATIONS for t in _until(first_clause, ("because", "since", "bc", "cause", "as"))):
+            return None  # "we won't go with django", "not flask"
         while toks and toks[0] in _LEAD_FILLERS:
             toks.pop(0)
         if self.recommended:
             before_because = _until(toks, ("because", "since", "bc", "cause", "as"))
-            if tuple(before_because) in self.vocab.adopt or \
-                    tuple(self.vocab.strip_fillers(before_because)) in self.vocab.adopt:
-                return self._adopt(self._rationale_after(None))
+            for part in [before_because, *self._clause_tokens()]:
+                if tuple(part) in self.vocab.adopt or tuple(self.vocab.strip_fillers(part)) in self.vocab.adopt:
+                    return self._adopt(self._rationale_after(None))  # "lgtm, ship it"
+        found = self._decision_at(toks)
+        if found is not None:
+            return found
+        # A lead later in the line, after a short opener: "screw it, django it is", "<@U1> and I agree, go with
+        # flask since ...", "honestly we'll go with flask".
+        for start in range(1, min(len(toks), 8)):
+            found = self._decision_at(toks[start:], late=True)
+            if found is not None:
+                return found
+        return None
+
+    def _clause_tokens(self) -> list[list[str]]:
+        return [[w for t in c for w in _LEAD_CONTRACTIONS.get(t, [t])] for c in parsing._clauses(self.text)]
+
+    def _decision_at(self, toks: list[str], late: bool = False) -> Utterance | None:
+        """A decision starting at toks[0] (`late`: not at the start of the line; then `decide` alone is none)."""
         for fw_tokens, fw in self.vocab.frameworks:
             # "django it is", "flask then", "node, final answer"
             if tuple(toks[:len(fw_tokens)]) == fw_tokens and tuple(toks[len(fw_tokens):]) in _SUFFIXES:
                 return self._decided(fw, fw_tokens)
         for lead in self.vocab.leads:
-            if tuple(toks[:len(lead)]) != lead:
-                continue
+            if tuple(toks[:len(lead)]) != lead or (late and len(lead) < 2):
+                continue  # later in a line only a clear lead ("go with") decides: "we use flask at work" does not
             rest = toks[len(lead):]
             while rest and rest[0] in ("with", "for", "on", "the", "to", "use", "going", "go"):
                 rest = rest[1:]
@@ -428,7 +508,7 @@ class _Reader:
                 for ref in self.vocab.references:
                     if tuple(rest[:len(ref)]) == ref and (len(rest) == len(ref) or rest[len(ref)] in _CONNECTORS):
                         return self._adopt(self._rationale_after(None))
-            if lead[0] == "decide" and len(lead) == 1:
+            if lead[0] == "decide" and len(lead) == 1 and not late:
                 return self._decide_unnamed(Command(name="decide", value=" ".join(rest) or None))
         return None
 
@@ -457,7 +537,8 @@ class _Reader:
         correction = parsing.find_correction(self.questions, self.text)
         marker = correction is not None or _has_marker(tokens)
         text = _PREFER.sub("", self.text)
-        segments = [s for s in _CONTRAST.split(text)]
+        # A deadline ("live in 3 weeks") says nothing of how long it lives: its words answer nothing.
+        segments = [_DEADLINE_SPAN.sub(" _ ", s) for s in _CONTRAST.split(text)]
         clauses: list[list[str]] = []
         seg_of: list[int] = []
         for si, seg in enumerate(segments):
@@ -467,6 +548,9 @@ class _Reader:
         self.clauses, self.seg_of = clauses, seg_of
         strong = {m.clause for m in parsing._find(clauses, parsing._word_lexicon(_STRONG_HEDGE, "h"))}
         weak = {m.clause for m in parsing._find(clauses, parsing._word_lexicon(_WEAK_HEDGE, "w"))}
+        # "probably lambda but infra hasn't signed off": "probably" before an answer is a doubt.
+        weak |= {i for i, c in enumerate(clauses) if {"probably", "likely", "hopefully"} & set(c)
+                 and len([t for t in c if t not in ("probably", "likely", "hopefully", "not", "yes", "no")]) > 0}
         found, hedged, tried = self._phrase_values(clauses, seg_of, strong, weak)
         counts = self._quantities(text, strong)
         for qid, value in counts.items():
@@ -485,6 +569,8 @@ class _Reader:
         for qid, value in found.items():
             if qid in excluded and not marker:
                 continue  # words that describe the open question, not an answer to this one
+            if qid == "team_language" and qid != self.open and not self._speaks_of_team(tokens):
+                continue  # "rest of the platform is node" names a technology, not what the team knows
             if qid == self.open:
                 stored[qid] = value
             elif qid in self.answers or qid in self.skipped:
@@ -532,7 +618,9 @@ class _Reader:
                 if m.value.startswith("\0") or parsing._determiner_no(clauses[m.clause], m, starts):
                     continue
                 phrase = tuple(clauses[m.clause][m.start:m.end])
-                if q.id != self.open and phrase in self.speller.weak_alone and not (
+                if q.id != self.open and phrase in self.vocab.only_when_asked:
+                    continue  # "users only", "a few pages": an answer when asked, too little unasked
+                if q.id != self.open and phrase in self.speller.weak_alone and not m.negated and not (
                         m.start and clauses[m.clause][m.start - 1] in _PREDICATE):
                     continue  # "other", "years": too little to answer an unasked question ("it's large" is)
                 cands.append((q, m, phrase in _GENERIC))
@@ -550,7 +638,7 @@ class _Reader:
                 if specific_clauses.get(m.clause, set()) - {q.id}:
                     continue
                 # "of course, it's an insurance quote tool": a short first clause is the answer.
-                lead = m.clause == 0 and len(clauses[0]) <= 3 and \
+                lead = m.clause == 0 and (len(clauses[0]) <= 3 or (m.start == 0 and len(clauses[0]) <= 8)) and \
                     tuple(clauses[0][m.start:m.end]) not in _ACKNOWLEDGEMENTS
                 if n_tokens > 6 and not lead and not self._on_topic(q, clauses):
                     continue
@@ -561,12 +649,15 @@ class _Reader:
             if m.negated:
                 value = "no" if q.type == "yes_no" and m.value == "yes" else None
             # "maybe 5" answers the open question; a hedged yes/no or a hedged mention of another
-            # question is not taken.
-            tentative = m.clause in weak and (q.type == "yes_no" or q.id != self.open)
+            # question is not taken ("maybe eventually? PM keeps mentioning notifications").
+            tentative = (m.clause in weak or (weak and q.type == "yes_no" and not generic)) and \
+                (q.type == "yes_no" or q.id != self.open)
             values.setdefault(q.id, []).append((value, seg_of[m.clause], tentative))
         found: dict[str, str] = {}
         hedged: set[str] = set()
         tried: set[str] = set()
+        for qid, vals in self._dominant(cands).items():
+            values[qid] = vals
         for qid, vals in values.items():
             if any(v == "\0hedge" for v, _, _ in vals):
                 hedged.add(qid)
@@ -577,13 +668,38 @@ class _Reader:
                 continue
             last = max(s for _, s, _ in real)
             chosen = {v for v, s, _ in real if s == last}
-            if any(t for _, _, t in real):
+            later_doubt = any(seg_of[c] > last for c in weak)  # "small to start but should grow"
+            if any(t for _, _, t in real) or later_doubt:
                 hedged.add(qid)  # "not really, maybe push notifications later"
             elif len(chosen) == 1:
                 found[qid] = chosen.pop()  # type: ignore[assignment]
             else:
                 tried.add(qid)
         return found, hedged, tried
+
+    def _speaks_of_team(self, tokens: list[str]) -> bool:
+        """Whether a line speaks of the people, so a language named in it is what the team knows."""
+        grams = _ngrams(tokens)
+        return any(tuple(w.split()) in grams for w in _TEAM_WORDS)
+
+    def _dominant(self, cands: list) -> dict[str, list]:
+        """A choice named after "mostly", "mainly" wins over the others it is named with
+        ("mostly python, a couple of folks know node")."""
+        out: dict[str, list] = {}
+        by_q: dict[str, list] = {}
+        for q, m, _ in cands:
+            if q.type == "choice" and not m.negated:
+                by_q.setdefault(q.id, []).append(m)
+        for qid, ms in by_q.items():
+            if len({m.value for m in ms}) < 2:
+                continue
+            c = self.clauses
+            lead = [m for m in ms if m.start and c[m.clause][m.start - 1] in _DOMINANT
+                    or m.end < len(c[m.clause]) and c[m.clause][m.end] in _DOMINANT
+                    or _DOMINANT & set(c[m.clause][m.start:m.end])]  # "mostly python" is a synonym itself
+            if len({m.value for m in lead}) == 1:
+                out[qid] = [(lead[0].value, self.seg_of[lead[0].clause], False)]
+        return out
 
     def _without_overlaps(self, cands: list) -> list:
         """Where two questions claim the same words, the longer phrase wins, then the open question."""
@@ -626,17 +742,22 @@ class _Reader:
         out: dict[str, str | int | None] = {}
         if strong:
             return out  # "no idea, maybe 5?": a hedge, asked again as one
-        toks = parsing._number_tokens(_USER_MENTION.sub(" someone ", text))
+        toks = parsing._number_tokens(_USER_MENTION.sub(" someone ", text).replace("+", " plus "))
         q = self._read_counts(toks)
+        if q["delta"] and "hiring" in self.by_id and not any(t in parsing.NEGATIONS for t in self.tokens(text)):
+            out["hiring"] = "yes"  # "we got budget to hire 2 more devs"
         size = self.by_id.get("team_size")
-        if size is not None:
+        hiring_talk = any(w in ("hire", "hiring", "recruit", "recruiting", "hires") for w in self.tokens(text))
+        if size is not None and (self.open == size.id or not hiring_talk):  # "hiring 3 people" is no team size
             value = self._head_count(size, text, q)
             if value is not None or (self.open == size.id and any(q.values())):
                 out[size.id] = value
         words = self.tokens(text)
         exp_context = any(tuple(words[i:i + len(w)]) == w for w in self.vocab.experience_words
                           for i in range(len(words)))
-        spans = q["time"] if self.open in ("duration", "experience") else q["time_firm"]
+        # A deadline ("live in 3 weeks") is no lifetime: only experience takes every span.
+        spans = q["time"] if self.open == "experience" or exp_context else q["time_firm"]
+
         if spans:
             if exp_context or (self.open == "experience" and not exp_context):
                 target = "experience" if (exp_context or self.open == "experience") else "duration"
@@ -653,13 +774,18 @@ class _Reader:
         """Numbers sorted by what follows them: people, roles, groups, time spans, bare numbers."""
         v = self.vocab
         found: dict[str, list[Decimal]] = {"people": [], "roles": [], "groups": [], "time": [], "time_firm": [],
-                                           "bare": []}
+                                           "bare": [], "delta": [], "negated": [], "alternatives": []}
         i = 0
         n_toks = len(toks)
         while i < n_toks:
             tok = toks[i]
             prev = toks[i - 1] if i else None
             if isinstance(tok, str):
+                if tok in ("a", "an", "one") and prev in ("plus", "and") and \
+                        any(tuple(toks[i + 1:i + 1 + len(p)]) == p for p in v.roles):
+                    found["roles"].append(Decimal(1))  # "+ a tech lead"
+                    i += 2
+                    continue
                 # "a decade", "a year", "half a year"
                 if tok in ("a", "an", "one", "this") and i + 1 < n_toks and isinstance(toks[i + 1], str) \
                         and toks[i + 1] in v.time_units and len(toks[i + 1]) > 1 \
@@ -675,7 +801,11 @@ class _Reader:
             n = tok
             j = i + 1
             ends = (n,)
-            if j + 1 < n_toks and toks[j] in ("-", "to", "or", "/") and isinstance(toks[j + 1], Decimal):
+            if j + 1 < n_toks and toks[j] == "or" and isinstance(toks[j + 1], Decimal) and toks[j + 1] != n:
+                found["alternatives"] += [n, toks[j + 1]]  # "5 or 6": which one? (a range is read as its middle)
+                i = j + 2
+                continue
+            if j + 1 < n_toks and toks[j] in ("-", "to", "/") and isinstance(toks[j + 1], Decimal):
                 ends = (n, toks[j + 1])
                 n = parsing._midpoint(n, toks[j + 1])
                 j += 2
@@ -683,7 +813,10 @@ class _Reader:
                 i = j
                 continue
             if j < n_toks and toks[j] in _DELTA or prev in _DELTA:
-                i = j + 1  # "2 more devs", "another 3": people to hire, not the team
+                after = toks[j + 1:j + 4] if j < n_toks and toks[j] in _DELTA else toks[j:j + 3]
+                if any(tuple(after[:len(p)]) == p for p in v.people):
+                    found["delta"].append(n)  # "2 more devs", "another 3 engineers": to hire, not the team
+                i = j + 1
                 continue
             while j < n_toks and toks[j] in ("or", "so", "ish", "odd", "plus", "of", "other", "good", "great", "solid",
                                              "senior", "junior"):
@@ -710,12 +843,19 @@ class _Reader:
                 found["groups"].append(n)
                 i = j + 1
                 continue
+            if any(tuple(toks[j:j + len(p)]) == p for p in v.not_developers):
+                i = j + 1  # "2 designers": people, but no developers
+                continue
             person = next((p for p in v.people if tuple(toks[j:j + len(p)]) == p), None)
             if person is not None:
                 found["roles" if person in v.roles else "people"].append(n)
                 i = j + len(person)
                 continue
-            if (isinstance(prev, str) and prev == "of" and i >= 2 and toks[i - 2] in v.groups) or \
+            if prev in ("not", "no"):
+                found["negated"].append(n)  # "30 not 20": 20 is what it is not
+                i = j
+                continue
+            if (isinstance(prev, str) and prev == "of" and i >= 2 and toks[i - 2] in v.groups) or prev == "were" or \
                     (i >= 2 and toks[i - 2:i] == ["we", "are"]) or (i >= 2 and toks[i - 2:i] == ["there", "are"]):
                 found["people"].append(n)  # "a team of 6", "we're 6"
                 i = j
@@ -743,20 +883,25 @@ class _Reader:
         """The head count the line states, or None (for the open question: refused)."""
         people = set(found["people"])
         roles = found["roles"]
-        if not people and len(roles) > 1:
+        asked = self.open == q.id
+        stated = bool(people)  # a head count said in people words, before roles are summed
+        if not people and len(roles) > 1 and asked:
             people = {sum(roles, Decimal(0))}  # "3 backend + 2 frontend"
-        elif not people and len(roles) == 1:
-            people = set(roles)
-        mentions = len(_USER_MENTION.findall(text))
-        if not people and mentions and not any(found.values()):
-            # "<@U1> and I", "me, <@U2> and <@U3>": each mention a person, plus the speaker.
-            me = bool(re.search(r"\b(?:i|me|myself)\b", parsing.clean(text).lower()))
-            if me or mentions > 1:
-                people = {Decimal(mentions + int(me))}
+        elif not people and len(roles) == 1 and asked:
+            people = set(roles)  # a role alone ("a couple of seniors") is no head count unless it was asked
+        if stated and (roles or found["bare"]) and asked and re.search(r"\+|\bplus\b", text) and len(people) == 1:
+            people = {people.pop() + sum(roles, Decimal(0)) + sum(found["bare"], Decimal(0))}  # "2 squads of 4 + 1"
+        if not people and asked and len(found["bare"]) > 1 and re.search(r"\+|\bplus\b", text):
+            people = {sum(found["bare"], Decimal(0))}  # "2 from my team + 3 from <@U1>'s"
+        if not people and not any(found.values()):
+            # "<@U1> and I", "me, <@U2> and <@U3>", "just <@U1>": each mention a person, plus the speaker.
+            listed = _people_list(parsing.clean(_USER_MENTION.sub(" someone ", text)).lower())
+            if listed:
+                people = {Decimal(listed)}
         if self.open == q.id and not people and found["groups"] and len(set(found["bare"])) == 1:
             people = set(found["bare"])  # "40 across 3 squads"
         if self.open == q.id and not people:
-            if found["time"] or found["groups"]:
+            if found["time"] or found["groups"] or found["alternatives"]:
                 return None  # a span or a number of teams is no head count
             parsed = parsing._parse_integer(q, text)
             return parsed.value if parsed.ok else None  # type: ignore[return-value]
@@ -787,6 +932,9 @@ class _Reader:
     def _refusal(self, q: Question) -> str:
         if q.type == "integer":
             counts = self._read_counts(parsing._number_tokens(self.text))
+            if counts["alternatives"]:
+                a, b = counts["alternatives"][:2]
+                return f"Which is it, {a} or {b}? Give one number (your best guess is fine) {parsing.SKIP_HINT}."
             if counts["groups"] and not counts["people"]:
                 return f"That sounds like a number of teams. How many developers in all? {parsing.SKIP_HINT}"
             if counts["time"]:
@@ -794,19 +942,43 @@ class _Reader:
         return parsing.parse_answer(q, self.text).message or f"I didn't catch that. {parsing.SKIP_HINT}"
 
 
+_TEAM_WORDS = ("team", "we are", "were", "devs", "dev", "developers", "engineers", "folks", "people", "shop",
+               "us", "we know", "we all know", "background", "pythonistas", "mostly", "mainly", "everyone", "all of us",
+               "we write", "we use", "we do", "coders", "programmers", "know")
+_DOMINANT = frozenset({"mostly", "mainly", "primarily", "largely", "predominantly", "majority", "main"})
 # "ok, I'll ask": an acknowledgement opening a longer line is no answer.
 _ACKNOWLEDGEMENTS = frozenset({("ok",), ("okay",), ("k",), ("alright",), ("right",), ("fine",), ("cool",)})
 # Words before a one-word answer that make it a statement about the project ("it's large").
-_PREDICATE = frozenset({"its", "is", "pretty", "quite", "very", "fairly", "really", "super", "rather"})
+_PREDICATE = frozenset({"its", "is", "be", "pretty", "quite", "very", "fairly", "really", "super", "rather"})
 _SUFFIXES = frozenset({("it", "is"), ("then",), ("final", "answer"), ("for", "us"), ("all", "the", "way"), ("wins",),
                        ("it", "is", "then"), ("is", "the", "one"), ("is", "it"), ("please",), ("for", "sure")})
-_CONNECTORS = frozenset({"because", "since", "as", "bc", "cause", "cuz", "then", "please", "and"})
+_CONNECTORS = frozenset({"because", "since", "as", "bc", "cause", "cuz", "then", "please", "and", "yes", "thanks",
+                         "now", "too", "for", "here"})
 
 
 def _effort(tokens: list, i: int) -> bool:
     """Whether a span is followed by "of work" / "of effort": how long it takes, not how long it lives."""
     return tuple(tokens[i:i + 2]) in {("of", "work"), ("of", "effort"), ("of", "dev"), ("of", "development"),
                                       ("of", "coding")}
+
+
+# Words that make a short line without any answer a command ("reset everything and start again").
+_ANCHORS = {"restart": "restart", "reset": "restart", "redo": "restart", "start over": "restart",
+            "from scratch": "restart", "skip": "skip", "undo": "back", "go back": "back", "cancel": "cancel",
+            "abort": "cancel", "status": "status", "recap": "status", "summary": "status", "help": "help"}
+
+
+def _people_list(text: str) -> int:
+    """How many people a list of mentions and "I" names ("someone and i" = 2, "just someone" = 1), else 0."""
+    person = r"(?:someone|i|me|myself)"
+    m = re.search(rf"\b{person}(?:\s*(?:,|and|&|\+|plus)\s*{person}\b)+", text)
+    if m:
+        return len(re.findall(rf"\b{person}\b", m.group(0)))
+    return 1 if re.search(r"\b(?:just|only)\s+someone\b", text) else 0
+
+
+def _ngrams(tokens: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i:i + n]) for n in (1, 2) for i in range(len(tokens) - n + 1)}
 
 
 def _until(tokens: list[str], stops: tuple[str, ...]) -> list[str]:

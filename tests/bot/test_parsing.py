@@ -31,7 +31,6 @@ PHRASINGS: list[tuple[str, str, str | int]] = [
     ("team_size", "5-8 people", 7),
     ("team_size", "5 to 8", 7),
     ("team_size", "between 10 and 15 engineers", 13),
-    ("team_size", "5 or 6", 6),
     ("team_size", "about 20", 20),
     ("team_size", "~15", 15),
     ("team_size", "just me", 1),

@@ -126,3 +126,43 @@ def test_any_text_is_read_without_raising() -> None:
     for text in ("", "?", "<<<>>>", "&gt;&gt;", "\x00", "9" * 5000, "decide", "let's go with", "<@U1>"):
         u = read(text, "team_size")
         assert u.kind in ("command", "answers", "refused", "hedge", "chatter")
+
+
+def test_two_alternatives_are_asked_back_not_guessed() -> None:
+    u = read("5 or 6", "team_size")
+    assert u.answers == {} and u.refused.startswith("Which is it, 5 or 6?")
+
+
+@pytest.mark.parametrize(("open_q", "text", "expected"), [
+    ("team_size", "10 devs + 2 designers", {"team_size": 10}),  # designers are no developers
+    ("team_size", "2 squads of 4 + a tech lead", {"team_size": 9}),
+    ("hiring", "yes, 2 more backend devs next quarter", {"hiring": "yes"}),  # to hire, not the team
+    ("experience", "less than a year", {"experience": "beginner"}),
+    ("duration", "we need it in 2 weeks but it'll be maintained for years", {"duration": "long"}),
+    ("team_language", "mostly python, a couple of folks know node", {"team_language": "python"}),
+    ("app_type", "a microservice (payments), the rest of the platform is node", {"app_type": "microservice"}),
+    ("database", "~mongo~ postgres", {"database": "relational"}),
+])
+def test_units_dominance_and_markup(open_q: str, text: str, expected: dict) -> None:
+    assert read(text, open_q).answers == expected
+
+
+@pytest.mark.parametrize(("open_q", "text", "name"), [
+    ("serverless", "wait, why does it matter if it's serverless", "why"),
+    (None, "how'd you get there? show your working pls", "how"),
+    ("database", "reset everything and start again", "restart"),
+    ("needs_admin", "wait go back one, I fat-fingered that", "back"),
+    ("ml_integration", "pls set hiring=yes", "set"),
+])
+def test_commands_in_everyday_sentences(open_q: str | None, text: str, name: str) -> None:
+    u = read(text, open_q, open_q is None)
+    assert u.command is not None and u.command.name == name and u.answers == {}
+
+
+@pytest.mark.parametrize(("open_q", "text"), [
+    ("realtime", "what counts as real-time?"), ("ml_integration", "we call the OpenAI API, does that count?"),
+    ("realtime", "maybe eventually? PM keeps mentioning notifications"),
+    ("team_size", "hmm let me check with <@U0ABC123>"),
+])
+def test_questions_back_and_doubts_store_nothing(open_q: str, text: str) -> None:
+    assert read(text, open_q).answers == {}
