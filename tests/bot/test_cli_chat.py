@@ -189,3 +189,28 @@ def test_parse_batch_from_a_file_all_good_exits_0(tmp_path: Path) -> None:
     assert first["answers"] == {"team_size": 12}
     assert list(second["command"]) == ["name", "framework", "rationale", "question", "value"]
     assert (second["command"]["name"], second["command"]["framework"]) == ("decide", "django")
+
+
+def test_a_consultation_typed_in_plain_sentences_ends_in_a_decision_with_its_reason(db: str) -> None:
+    lines = ["startup api",  # the topic
+             "we're a small python startup, 3 of us, building a REST API prototype",
+             "the api one", "a few weeks", "freedom, no admin, no forms",
+             "let's go with it", "we want to ship the prototype this month"]  # the reason, asked for
+    result = chat(db, stdin="\n".join(lines) + "\n")
+    out = result.stdout
+    assert result.exit_code == 0, (out, result.stderr)
+    assert "Got it: 3 developers · Python." in out  # several answers in one line, echoed
+    assert "Got it: Admin: No · Forms: No · Freedom." in out
+    assert "Recommendation: Flask" in out
+    assert "Why Flask? One line for the record" in out  # a plain-words decision asks why
+    assert "Decision 1 recorded: Flask" in out and "Rationale: we want to ship the prototype this month" in out
+    assert "Question 1 · at most" in out  # the progress line
+
+
+def test_side_talk_and_commands_with_filler_in_the_terminal(db: str) -> None:
+    result = chat(db, "--topic", "x", stdin="hmm let me check with the backend folks\nskip this one please\nquit\n")
+    out = result.stdout
+    assert "(Not taken as an answer or a command.)" in out
+    assert "Skipped: What are you building" in out
+    cid = left_open(result)
+    assert answers_of(db, cid) == {}
