@@ -21,7 +21,7 @@ from rules.engine import Firing, Ruleset, unique_name
 from rules.evaluation import Evaluation
 from rules.scoring import choose, counted, rank, scores_of
 from rules.selection import Selection, Selector
-from rules.whatif import Stability, integer_regions, question_dependencies, what_would_change
+from rules.whatif import Stability, integer_regions, pair_changes, question_dependencies, what_would_change
 
 # Firings per (part, answers to that part's questions). Most parts read one to three questions,
 # so their entries are shared by every consultation; the largest part holds most of the rest.
@@ -225,7 +225,10 @@ class Advisor:
             "skipped": dict(sorted(ev.skipped.items())),
             "next_question": sel.next_question,
             "done": sel.done,
-            "what_would_change": self.changes(ev) if with_changes else [],
+            "what_would_change": (changes := self.changes(ev) if with_changes else []),
+            # Only when no single change flips it: the first pairs of changes that do (how robust it is).
+            "what_would_change_pairs": pair_changes(self.kb, ev.answers, ev.recommendation, self.outcome,
+                                                    self.regions) if with_changes and not changes else [],
             "knowledge_version": self.version,
         }
 

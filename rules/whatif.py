@@ -157,3 +157,32 @@ def _integer_change(q: Question, answers: dict, current: str | None, outcome: Ca
     if best is None:
         return None
     return {"question": q.id, "value": best[1], "new_recommendation": best[2]}
+
+
+def pair_changes(kb: KnowledgeBase, answers: dict[str, str | int], current: str | None,
+                 outcome: Callable[[dict[str, str | int]], str | None], regions: dict[str, list[tuple[int, int]]],
+                 limit: int = 3) -> list[dict]:
+    """When no single change flips the recommendation: the first `limit` pairs of changes that do.
+
+    Each question is tried at its other values (an integer at the start of each other region), pairs
+    in question order, so a team sees how robust its choice is. At most a few hundred evaluations.
+    """
+    options: list[tuple[str, str | int]] = []
+    for q in sorted(kb.questions, key=lambda q: q.id):
+        if q.type == "integer":
+            x = answers.get(q.id)
+            options += [(q.id, lo) for lo, hi in regions[q.id] if x is None or not lo <= x <= hi]
+        else:
+            options += [(q.id, v) for v in sorted(q.allowed) if answers.get(q.id) != v]  # type: ignore[type-var]
+    found: list[dict] = []
+    for i, (q1, v1) in enumerate(options):
+        for q2, v2 in options[i + 1:]:
+            if q1 == q2:
+                continue
+            new = outcome({**answers, q1: v1, q2: v2})
+            if new != current:
+                found.append({"changes": [{"question": q1, "value": v1}, {"question": q2, "value": v2}],
+                              "new_recommendation": new})
+                if len(found) >= limit:
+                    return found
+    return found

@@ -158,10 +158,8 @@ def recommendation(kb: KnowledgeBase, reply: Reply) -> dict:
     if s["why_not"]:
         blocks.append(_d_section("*Why not " + " or ".join(fw_name(fw) for fw in s["why_not"]) + "*\n" + "\n".join(
             "• " + escape(explain.why_not_text(fw, item)) for fw, item in s["why_not"].items())))
-    changes = s["changes"][:4]
-    blocks.append(_d_section("*What would change it*\n" + ("\n".join(
-        "• " + escape(explain.change_text(kb, c)) for c in changes) if changes
-        else "• No single answer change would change the recommendation.")))
+    blocks.append(_d_section("*What would change it*\n" + "\n".join(
+        "• " + escape(line) for line in explain.change_lines(kb, s))))
     if s["caveats"]:
         blocks.append(_d_section("*You will need*\n" + "\n".join(
             f"• *{escape(c['package'])}*: {escape(c['text'])} _({escape('from ' + explain.source_name(c['source']))})_"

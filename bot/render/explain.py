@@ -132,7 +132,8 @@ def summary(kb: KnowledgeBase, result: dict, limit: int = 4) -> dict:
         for_it = [r for r in reasons if r["framework"] == fw and r["effect"] > 0]
         why_not[fw] = {"against": against[0] if against else None, "for": for_it[0] if for_it else None}
     return {"recommendation": rec, "top": top, "lead": lead, "ranking": ranking, "why": why, "why_not": why_not,
-            "changes": result.get("what_would_change", []), "caveats": result.get("caveats", [])}
+            "changes": result.get("what_would_change", []), "pairs": result.get("what_would_change_pairs", []),
+            "caveats": result.get("caveats", [])}
 
 
 def lead_text(s: dict) -> str:
@@ -169,6 +170,17 @@ def change_text(kb: KnowledgeBase, c: dict) -> str:
            f"{fw_name(c['new_recommendation'])}"
 
 
+def change_lines(kb: KnowledgeBase, s: dict, limit: int = 4) -> list[str]:
+    """What would change it: single changes, else the pairs that would, else that nothing close would."""
+    if s["changes"]:
+        return [change_text(kb, c) for c in s["changes"][:limit]]
+    if s["pairs"]:
+        return ["No single answer changes it; two together would:"] + [
+            " and ".join(f"{c['question'].replace('_', ' ')} = {value_label(kb, c['question'], c['value'])}"
+                         for c in p["changes"]) + f" → {fw_name(p['new_recommendation'])}" for p in s["pairs"][:limit]]
+    return ["No single answer change, nor any two together, would change the recommendation."]
+
+
 def recommendation(kb: KnowledgeBase, result: dict, limit: int = 4) -> str:
     """The recommendation as text: lead and fits, why the winner, why not the others, what would change it,
     the add-ons to plan for."""
@@ -183,10 +195,7 @@ def recommendation(kb: KnowledgeBase, result: dict, limit: int = 4) -> str:
         lines.append("*Why not " + " or ".join(fw_name(fw) for fw in s["why_not"]) + "*")
         lines += ["• " + why_not_text(fw, item) for fw, item in s["why_not"].items()]
     lines.append("*What would change it*")
-    if s["changes"]:
-        lines += ["• " + change_text(kb, c) for c in s["changes"][:limit]]
-    else:
-        lines.append("• No single answer change would change the recommendation.")
+    lines += ["• " + line for line in change_lines(kb, s, limit)]
     if s["caveats"]:
         lines.append("*You will need*")
         lines += [f"• {c['text']} — from {source_name(c['source'])}" for c in s["caveats"]]

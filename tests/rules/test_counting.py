@@ -55,3 +55,16 @@ def test_a_team_of_15_on_a_long_web_app_is_not_near_certain() -> None:
     assert result["recommendation"] == "django"
     assert result["ranking"][0]["confidence"] < 0.9
     assert sum(not r["counted"] for r in result["reasons"]) >= 1  # a restated sentence was not counted again
+
+
+def test_when_no_single_answer_flips_it_the_pairs_that_would_are_shown() -> None:
+    answers = {"app_type": "prototype", "team_size": 3, "team_language": "python"}
+    result = ADVISOR.recommend(answers)
+    assert result["what_would_change"] == []
+    pairs = result["what_would_change_pairs"]
+    assert pairs
+    for p in pairs:  # each pair really flips it, and neither of its changes alone does
+        changed = {**answers, **{c["question"]: c["value"] for c in p["changes"]}}
+        assert ADVISOR.outcome(changed) == p["new_recommendation"] != result["recommendation"]
+        for c in p["changes"]:
+            assert ADVISOR.outcome({**answers, c["question"]: c["value"]}) == result["recommendation"]
