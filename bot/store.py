@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -151,6 +152,8 @@ STARTUP_WAIT_S = 30.0
 """The wait of the migration at start (nobody is waiting for an answer yet)."""
 HEALTH_WAIT_S = 0.5
 """How long /healthz waits to prove it could write."""
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on the database's disk /healthz says unhealthy (a write may need new pages)."""
 _POLL_MAX_S = 0.005  # the longest sleep between two tries of the lock file
 
 
@@ -391,7 +394,7 @@ class Store:
             return False
 
     def healthy(self, wait_s: float = HEALTH_WAIT_S) -> bool:
-        """True when this process could write now (for /healthz): BEGIN IMMEDIATE, a write, ROLLBACK.
+        """True when this process could write now (for /healthz): free space, BEGIN IMMEDIATE, a write, ROLLBACK.
 
         False when the file cannot be written (a read-only connection takes BEGIN IMMEDIATE, so the
         probe also rewrites user_version unchanged, which is rolled back), on any SQLite error, and
@@ -399,6 +402,12 @@ class Store:
         """
         if getattr(self._local, "depth", 0):
             return True  # this thread is inside a write: it holds the lock
+        try:
+            # A full disk lets this probe through (it needs no new page) but fails real writes.
+            if shutil.disk_usage(Path(self.path).resolve().parent).free < MIN_FREE_BYTES:
+                return False
+        except OSError:
+            return False
         try:
             with self._exclusive(wait_s) as db:
                 db.execute("BEGIN IMMEDIATE")

@@ -220,3 +220,70 @@ def test_corrupt_database_is_refused_at_start(tmp_path: Path, where: str) -> Non
     with pytest.raises(StoreError, match="is corrupt") as refused:
         Store(path)
     assert "\n" not in str(refused.value)
+
+
+@contextmanager
+def _small_disk(tmp_path: Path, size: str = "2m") -> Iterator[Path]:
+    """A real file system of `size` (tmpfs, mounted as root), removed afterwards; skipped where mount is refused."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root and mount)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    """Fill the disk to the last block; returns the filler, whose removal frees the space again."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)  # unbuffered: nothing left to flush at close
+    try:
+        for chunk in (65536, 4096, 512):
+            try:
+                while os.write(fd, b"\0" * chunk):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_fails_writes_cleanly_and_recovers_when_space_is_freed(tmp_path: Path) -> None:
+    with _small_disk(tmp_path) as disk:
+        store = Store(disk / "advisor.db")
+        cid = _start(store, 0)
+        app = wsgi_app(store, None)
+
+        def healthz() -> str:
+            seen = []
+            app({"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"}, lambda status, headers: seen.append(status))
+            return seen[0]
+
+        filler = _fill(disk)
+        stored = 0
+        try:
+            for n in range(200):  # enough text to need new pages the disk no longer has
+                started = time.monotonic()
+                try:
+                    store.append("T1", cid, "answer", "U1", question="team_size", value=n, raw_text="x" * 3000,
+                                 event_id=f"ev-{n}")
+                    stored += 1
+                except (sqlite3.OperationalError, StoreError):
+                    pass  # refused, not half-written: checked below
+                assert time.monotonic() - started < 3  # within Slack's limit
+            assert stored < 200, "the disk never filled"
+            assert healthz() == "503 Service Unavailable"  # honest while writes fail
+            assert store.ping()  # reads still answer
+        finally:
+            filler.unlink()
+        # space is back: the same Store writes again, and every write it acknowledged is there once
+        store.append("T1", cid, "answer", "U1", question="team_size", value=999, event_id="ev-after")
+        log = store.log("T1", cid)
+        assert [e.event_id for e in log].count("ev-after") == 1
+        assert len(log) == stored + 1 and len({e.event_id for e in log}) == len(log)
+        assert healthz() == "200 OK"
+        store.close()
