@@ -170,6 +170,26 @@ def test_views_publish_and_open(web_client: WebClient, fake_slack: FakeSlackWebA
     assert web_client.views_open(trigger_id="1.2.3", view=modal)["view"]["id"].startswith("V")
 
 
+def test_a_trigger_id_opens_one_view_within_three_seconds(web_client: WebClient, fake_slack: FakeSlackWebAPI,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes import slack_web_api
+
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Choose"}, "blocks": [SECTION],
+             "private_metadata": "x" * 3000}
+    trigger = fake_slack.trigger_id()
+    assert web_client.views_open(trigger_id=trigger, view=modal)["ok"]
+    assert api_error(lambda: web_client.views_open(trigger_id=trigger, view=modal))["error"] == "exchanged_trigger_id"
+    unknown = slack_web_api.TRIGGER_PREFIX + "0.nope"
+    assert api_error(lambda: web_client.views_open(trigger_id=unknown, view=modal))["error"] == "invalid_trigger_id"
+    monkeypatch.setattr(slack_web_api, "TRIGGER_TTL_S", 0.0)
+    late = fake_slack.trigger_id()
+    time.sleep(0.01)
+    assert api_error(lambda: web_client.views_open(trigger_id=late, view=modal))["error"] == "expired_trigger_id"
+    too_much = {**modal, "private_metadata": "x" * 3001}
+    assert api_error(lambda: web_client.views_open(trigger_id=fake_slack.trigger_id(), view=too_much))["error"] == (
+        "invalid_blocks")
+
+
 def test_files_upload_v2_round_trip(web_client: WebClient, fake_slack: FakeSlackWebAPI) -> None:
     result = web_client.files_upload_v2(channel="C1", content="decision log", filename="log.txt", title="Log")
     file_id = result["file"]["id"]

@@ -28,6 +28,11 @@ def _title(d: Decision) -> str:
     return f"Use {fw_name(d.framework)} for {topic}"
 
 
+def title(d: Decision) -> str:
+    """The record's title: "Use Django for billing" (the file name's slug is made from it)."""
+    return _title(d)
+
+
 def slug(text: str, limit: int = 60) -> str:
     """adr-tools' file-name slug: lower case, every run of other characters one dash (accents folded)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")

@@ -18,8 +18,9 @@ from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
+from bot.consultation import NOT_A_PARTICIPANT
 from bot.parsing import Command
-from bot.render import explain
+from bot.render import decide_view, explain
 from bot.slack.context import SlackContext
 from bot.slack.events import team_of
 from bot.store import StoreBusy
@@ -29,7 +30,9 @@ log = logging.getLogger("framework_advisor.actions")
 
 NOT_RECORDED = ("Sorry, that click was not recorded (the database could not be written just now). "
                 "Please click again in a few seconds.")
-ACTIONS = re.compile(r"^fa_(answer_\d+|skip|decide_(django|flask|node)|how|changes|home_start)$")
+ACTIONS = re.compile(r"^fa_(answer_\d+|skip|decide_(django|flask|node)|accept|reject|how|changes|home_start)$")
+NO_DIALOG = ("I could not open the decide dialog (Slack said `{error}`). Click the button again, or type "
+             "`decide {framework} because ...` in the thread.")
 
 
 def register(app: App, ctx: SlackContext) -> None:
@@ -119,12 +122,16 @@ def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str |
     elif action_id.startswith("fa_decide_"):
         fw = action_id.removeprefix("fa_decide_")
         if fw in FRAMEWORKS:
-            reply = ctx.service.decide(team, c.id, user, fw, "", event_id=key)
-            if reply.kind == "decision":
-                metrics.DECISIONS.inc()
-                ctx.send(team, channel, thread, [reply], key=key)
-            else:
-                ctx.ephemeral(team, channel, user, reply.text, thread, key)
+            open_dialog(ctx, client, body, team, c, user, fw, key)
+    elif action_id in ("fa_accept", "fa_reject"):
+        number = value.get("d")
+        if not isinstance(number, int):
+            return
+        reply = ctx.service.accept(team, number, user, reject=action_id == "fa_reject")
+        if reply.kind == "decision" and reply.decision is not None and reply.decision.consultation_id == c.id:
+            ctx.send(team, channel, thread, [reply], key=key, team_domain=(body.get("team") or {}).get("domain"))
+        else:
+            ctx.ephemeral(team, channel, user, reply.text, thread, key)
     elif action_id == "fa_how":
         st = ctx.service.state(team, c.id)
         # The Why? button explains the winner, as typed `why` explains a question; `how` keeps the trace.
@@ -140,6 +147,38 @@ def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str |
                 f"• {ch['question'].replace('_', ' ')} = {explain.value_label(ctx.kb, ch['question'], ch['value'])}"
                 f" → {explain.fw_name(ch['new_recommendation'])}" for ch in changes[:30])
         ctx.ephemeral(team, channel, user, text, thread, key)
+
+
+def open_dialog(ctx: SlackContext, client, body: dict, team: str, c, user: str, framework: str, key: str) -> None:
+    """[Adopt X] (or the button under a plain-words decision): the decide dialog, for participants only.
+
+    views.open is called here, at once, with the bot's client: the click's trigger_id expires 3 s after
+    the click, which the outbox cannot promise. Anyone else is told why, ephemerally.
+    """
+    if c.status == "cancelled":
+        ctx.ephemeral(team, c.channel, user, ctx.service.closed_reply(c).text, c.thread_ts, key)
+        return
+    if not ctx.service.may_decide(team, c.id, user):
+        ctx.ephemeral(team, c.channel, user, NOT_A_PARTICIPANT, c.thread_ts, key)
+        return
+    trigger = body.get("trigger_id")
+    if not trigger:
+        return
+    st = ctx.service.state(team, c.id)
+    result = st.result or {}
+    view = decide_view.dialog(consultation_id=c.id, team=team, framework=framework,
+                              recommendation=result.get("recommendation") if st.done else None, user=user,
+                              participants=sorted(ctx.store.participants(team, c.id)),
+                              review_on=ctx.service.default_review_date(), topic=c.topic,
+                              number=ctx.store.consultation_number(team, c.id))
+    try:
+        client.views_open(trigger_id=trigger, view=view)
+    except SlackApiError as e:
+        error = str(e.response.get("error", "")) if e.response is not None else ""
+        log.info("decide dialog not opened: %s", error)
+        metrics.SLACK_ERRORS.labels(method="views.open", error=error or "unknown").inc()
+        ctx.ephemeral(team, c.channel, user, NO_DIALOG.format(error=error or "no answer", framework=framework),
+                      c.thread_ts, key)
 
 
 def _home_start(ctx: SlackContext, client, team: str, user: str, value: dict, key: str) -> None:

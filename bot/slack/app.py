@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
 from bot.consultation import Consultations
-from bot.slack import actions, commands, events
+from bot.slack import actions, commands, dialogs, events
 from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
 from bot.slack.keepalive import KeepAliveWebClient
@@ -33,7 +33,7 @@ log = logging.getLogger("framework_advisor.app")
 
 # Only what the code calls or receives (no channels:read / groups:read: nothing reads channel metadata).
 BOT_SCOPES = ["commands", "chat:write", "channels:join", "channels:history", "groups:history", "im:history",
-              "mpim:history", "app_mentions:read", "reactions:write"]
+              "mpim:history", "app_mentions:read", "reactions:write", "files:write"]
 
 
 class NotSentRetryHandler(ConnectionErrorRetryHandler):
@@ -154,4 +154,5 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
     commands.register(app, ctx)
     events.register(app, ctx)
     actions.register(app, ctx)
+    dialogs.register(app, ctx)
     return Built(app=app, ctx=ctx, worker=worker, installation_store=installation_store)

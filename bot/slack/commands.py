@@ -5,7 +5,8 @@ computed from SQLite and the engine in milliseconds, no Web API call). `start` a
 at once and queues its Web API work (join, root message, consultation, first question) as an
 outbox job, which the outbox sender runs: a slow Slack API can never make the command time out,
 the work, once queued, survives a restart of `serve`, and it does not compete with the next request's
-acknowledgement for `serve`'s interpreter (bench, section ack).
+acknowledgement for `serve`'s interpreter (bench, section ack). `export N` answers in the
+acknowledgement too, and queues the file upload (three Web API calls) as an outbox job the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
-from bot.render import blocks, explain, madr
+from bot.models import DECISION_STATUSES
+from bot.render import blocks, decide_view, explain, madr
 from bot.render.blocks import escape
 from bot.slack.context import SlackContext
 from bot.slack.outbox import JOB_PREFIX, post_once
@@ -33,18 +35,23 @@ log = logging.getLogger("framework_advisor.commands")
 PAGE = 10
 USAGE = """*Framework Advisor* helps your team choose Django, Flask or Node.js, and remembers what you decided.
 • `/framework start [topic]`: start a consultation in this channel (questions come in a thread)
-• `/framework history [page]`: this team's decisions, newest first
-• `/framework show N` · `/framework export N`: one decision, or its Architecture Decision Record (MADR)
+• `/framework history [status] [page]`: this team's decisions, newest first (e.g. `history superseded`)
+• `/framework show N` · `/framework export N`: one decision, or its decision record (MADR) as a file
 • `/framework compare [django|flask|node ...] [criterion]`: the comparison rows behind the rules
 • `/framework whatif N question=value`: re-run decision N with one answer changed
 • `/framework cancel N`: cancel open consultation N (or type `cancel` in its thread)
 • `/framework forget me`: remove your name from this team's records (decisions are kept)
 • `/framework help`: this message"""
 
+HISTORY_USAGE = ("Usage: `/framework history [status] [page]`, e.g. `/framework history 2` or `/framework history "
+                 "superseded`. Statuses: " + ", ".join(DECISION_STATUSES) + ".")
 USAGES = {"show": "Usage: `/framework show N`", "export": "Usage: `/framework export N`",
           "whatif": "Usage: `/framework whatif N question=value`"}
 
 START_JOB = f"{JOB_PREFIX}start"
+# `/framework export N`: the upload of a decision's MADR file (files.getUploadURLExternal, the upload,
+# files.completeUploadExternal) runs in the outbox sender, not in the acknowledgement.
+EXPORT_JOB = f"{JOB_PREFIX}export"
 # What the start job needs from the slash command payload.
 START_FIELDS = ("team_id", "channel_id", "user_id", "text", "response_url")
 BUSY = "The database is busy right now, so nothing was changed. Please try again in a few seconds."
@@ -154,7 +161,33 @@ def jobs(ctx: SlackContext) -> dict:
             except Exception:  # noqa: BLE001 - the response_url may have expired: nothing more to do
                 log.warning("could not tell the user that start failed")
 
-    return {START_JOB: run_start}
+    def run_export(client: WebClient, row: dict) -> None:
+        p = row["payload"]
+        d = ctx.store.decision(p["team"], p["number"])
+        if d is None:
+            return
+        linked = {n: madr.filename(x) for n in (d.supersedes, d.superseded_by)
+                  if n and (x := ctx.store.decision(p["team"], n)) is not None}
+        record = madr.render(d, ctx.kb, files=linked)
+        try:
+            client.files_upload_v2(channel=p["channel"], thread_ts=p.get("thread_ts") or None, content=record,
+                                   filename=madr.filename(d), title=madr.title(d),
+                                   initial_comment=f"Decision {d.number} as an Architecture Decision Record "
+                                                   f"(MADR 4), exported by <@{p['user']}>.")
+        except SlackApiError as e:
+            if e.response.status_code == 429:
+                raise  # the outbox runs the job again after Retry-After
+            error = escape(str(e.response.get("error")))
+            log.warning("export upload refused: %s", error)
+            text = (f"Slack refused the upload of decision {d.number}'s record ({error}); nothing was posted. "
+                    f"`framework-advisor decisions export {d.number}` prints it.")
+            if p.get("response_url"):
+                Respond(response_url=p["response_url"])(text=text, response_type="ephemeral",
+                                                        replace_original=False)
+            else:
+                ctx.ephemeral(p["team"], p["command_channel"], p["user"], text, None, key=f"job:{row['id']}:refused")
+
+    return {START_JOB: run_start, EXPORT_JOB: run_export}
 
 
 def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row: dict | None = None) -> None:
@@ -223,12 +256,15 @@ def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
     if sub in ("help", "?"):
         return USAGE
     if sub == "history":
-        page = 1
-        if rest:
-            if not re.fullmatch(r"[0-9]{1,9}", rest) or int(rest) < 1:  # isdigit() accepts "²"
-                return "Usage: `/framework history [page]`, e.g. `/framework history 2`."
-            page = int(rest)
-        return history(ctx, team, page, command.get("team_domain"))
+        page, status = 1, None
+        for word in rest.lower().split():
+            if word in DECISION_STATUSES and status is None:
+                status = word
+            elif re.fullmatch(r"[0-9]{1,9}", word) and int(word) >= 1 and page == 1:  # isdigit() accepts "²"
+                page = int(word)
+            else:
+                return HISTORY_USAGE
+        return history(ctx, team, page, command.get("team_domain"), status)
     if sub in ("show", "export", "whatif"):
         usage = USAGES[sub]
         n, tail = _number(rest, usage)
@@ -241,11 +277,15 @@ def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
         if d is None:
             return f"There is no decision {n} in this workspace. See `/framework history`."
         if sub == "export":
-            record = madr.render(d, ctx.kb)
-            return f"Decision {n} as an Architecture Decision Record (MADR):\n```\n{escape(record)[:38000]}\n```"
+            return export(ctx, command, d)
         if sub == "whatif":
             return escape(ctx.service.whatif(d, m.group(1), m.group(2).strip()).text)  # type: ignore[union-attr]
         body = [blocks.decision_line(d, command.get("team_domain")), f"*Rationale:* {escape(d.rationale)}"]
+        context = decide_view.decision_context(d)
+        if d.supersedes or d.superseded_by:
+            context += "".join(f" · {word} decision {x}" for word, x in (("supersedes", d.supersedes),
+                                                                       ("superseded by", d.superseded_by)) if x)
+        body.append(f"_{context}_")
         if d.answers:
             body.append("*Answers:* " + escape(explain.because_text(ctx.kb, d.answers)))
         if d.result:
@@ -272,20 +312,44 @@ def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
     return f"I don't know the subcommand `{escape(sub[:40])}`.\n\n{USAGE}"
 
 
-def history(ctx: SlackContext, team: str, page: int, team_domain: str | None) -> str:
-    """One page of the team's decisions, newest first."""
-    total = ctx.store.count_decisions(team)
+def history(ctx: SlackContext, team: str, page: int, team_domain: str | None, status: str | None = None) -> str:
+    """One page of the team's decisions (of one status, if given), newest first, with their supersede links."""
+    total = ctx.store.count_decisions(team, status)
     if total == 0:
+        if status:
+            return f"No {status} decisions. `/framework history` lists them all."
         return "No decisions recorded yet. Start with `/framework start [topic]`."
     pages = (total + PAGE - 1) // PAGE
     if page > pages:
         return f"There are only {pages} page(s) of history."
-    rows = ctx.store.decisions(team, limit=PAGE, offset=(page - 1) * PAGE)
-    lines = [f"*Decisions* (page {page} of {pages}, newest first)"]
-    lines += [blocks.decision_line(d, team_domain) for d in rows]
+    rows = ctx.store.decisions(team, limit=PAGE, offset=(page - 1) * PAGE, status=status)
+    lines = [f"*Decisions*{' ' + status if status else ''} (page {page} of {pages}, newest first)"]
+    for d in rows:
+        links = "".join(f" · {word} {x}" for word, x in (("supersedes", d.supersedes),
+                                                         ("superseded by", d.superseded_by)) if x)
+        lines.append(blocks.decision_line(d, team_domain) + links)
     if page < pages:
-        lines.append(f"More: `/framework history {page + 1}`")
+        lines.append(f"More: `/framework history {status + ' ' if status else ''}{page + 1}`")
     return "\n".join(lines)
+
+
+def export(ctx: SlackContext, command: dict, d) -> str:
+    """Queue the upload of a decision's MADR file into its thread (or, without one, this channel)."""
+    team = command["team_id"]
+    if d.thread_ts and d.channel != "terminal":
+        channel, thread = d.channel, d.thread_ts
+    else:
+        channel, thread = command["channel_id"], None
+    event = command.get("event_id")  # a mention or a direct message: its re-delivery uploads nothing twice
+    queued = ctx.store.outbox_enqueue(team, channel, EXPORT_JOB, {
+        "team": team, "number": d.number, "channel": channel, "thread_ts": thread, "user": command["user_id"],
+        "command_channel": command["channel_id"], "response_url": command.get("response_url")},
+        dedupe_key=f"export:{event}" if event else None)
+    if queued is not None:
+        ctx.wake()
+    where = "its thread" if thread else "this channel"
+    return (f"Uploading decision {d.number}'s record, `{madr.filename(d)}` (MADR 4), into {where}. "
+            f"`framework-advisor decisions export --all --dir docs/decisions` writes every record as a file.")
 
 
 def compare(ctx: SlackContext, rest: str) -> str:

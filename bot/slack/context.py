@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bot.consultation import Consultations, replay
-from bot.models import Reply
-from bot.render import blocks
+from bot.models import Decision, Reply
+from bot.render import blocks, decide_view
 from bot.slack.config import SlackConfig
 from bot.slack.outbox import OutboxWorker
 from bot.slack.outbox_process import OutboxProcess
@@ -22,6 +22,11 @@ log = logging.getLogger("framework_advisor.slack")
 def question_tag(consultation_id: int | None, question: str | None) -> str:
     """The outbox tag of the message that asked a question (so it can be updated when answered)."""
     return f"q:{consultation_id}:{question}"
+
+
+def decision_tag(number: int) -> str:
+    """The outbox tag of a decision's thread message (so a proposal's buttons can go once it is settled)."""
+    return f"d:{number}"
 
 
 @dataclass
@@ -59,25 +64,59 @@ class SlackContext:
         """The knowledge base in use."""
         return self.service.kb
 
-    def send(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], key: str) -> None:
+    def send(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], key: str, *,
+             team_domain: str | None = None) -> None:
         """Queue replies in the outbox, de-duplicated by `key` (an event or action identity).
 
         A question or recommendation is dropped when a later answer has overtaken it, or when it
         asks the question already open; its note (e.g. "the later answer wins") is still said.
-        All of one event's replies are queued in one transaction: all or none.
+        A decision also updates the consultation's root post (linking the thread when `team_domain`
+        is known), is broadcast to the channel when the team asked for it, and an accepted or
+        rejected proposal loses its buttons. All of one event's replies are queued in one
+        transaction: all or none.
         """
         # Rendering and reading happen before the transaction: it holds the database's write lock.
-        payloads = [blocks.render(self.kb, r) for r in replies]
+        payloads = [decide_view.render(self.kb, r) for r in replies]
         edits = {i: self._answered_edit(team, r) for i, r in enumerate(replies) if r.recorded_question}
+        roots = {i: self._root_update(team, r.decision, team_domain) for i, r in enumerate(replies)
+                 if r.kind == "decision" and r.decision is not None}
         with self.store.write():
-            self._queue(team, channel, thread_ts, replies, payloads, edits, key)
+            self._queue(team, channel, thread_ts, replies, payloads, edits, key, roots)
         self.wake()
 
+    def _root_update(self, team: str, d: Decision, team_domain: str | None) -> dict | None:
+        """The chat.update of a decision's root post (None outside a Slack thread)."""
+        c = self.store.get_consultation(team, d.consultation_id) if d.consultation_id is not None else None
+        if c is None or not c.thread_ts or c.channel == "terminal":
+            return None
+        return {"ts": c.thread_ts, **decide_view.root_message(c, d, team_domain)}
+
+    def _queue_decision(self, team: str, channel: str, thread_ts: str | None, reply: Reply, payload: dict,
+                        root: dict | None, key: str) -> None:
+        """A decision's thread reply (tagged, so a proposal's buttons can be removed later), broadcast
+        when the team asked to post the outcome; the root post's update; the settled proposal's edit."""
+        d: Decision = reply.decision  # type: ignore[assignment]
+        settled = d.accepted_by is not None or d.status == "rejected"
+        if d.announce and d.status == "accepted":
+            payload = {**payload, "reply_broadcast": True}
+        proposal = self.store.outbox_latest(team, decision_tag(d.number)) if settled else None
+        self.store.outbox_enqueue(team, channel, "chat.postMessage", payload, thread_ts=thread_ts, dedupe_key=key,
+                                  tag=None if settled else decision_tag(d.number))
+        if root is not None:
+            self.store.outbox_enqueue(team, d.channel, "chat.update", root, dedupe_key=f"{key}:root")
+        if proposal is not None:
+            edit = {**decide_view.proposal_settled(d), "ref": proposal}
+            self.store.outbox_enqueue(team, channel, "chat.update", edit, dedupe_key=f"{key}:proposal")
+
     def _queue(self, team: str, channel: str, thread_ts: str | None, replies: list[Reply], payloads: list[dict],
-               edits: dict[int, tuple[int, dict | None]], key: str) -> None:
+               edits: dict[int, tuple[int, dict | None]], key: str,
+               roots: dict[int, dict | None] | None = None) -> None:
         for i, (reply, payload) in enumerate(zip(replies, payloads, strict=True)):
             if i in edits:
                 self._mark_answered(team, channel, reply, edits[i], f"{key}:upd")
+            if roots is not None and i in roots:
+                self._queue_decision(team, channel, thread_ts, reply, payload, roots[i], f"{key}:{i}")
+                continue
             if reply.kind in ("question", "recommendation") and reply.consultation_id is not None:
                 outcome = self.store.outbox_enqueue_reply(
                     team, channel, payload, thread_ts=thread_ts, dedupe_key=f"{key}:{i}",

@@ -55,7 +55,8 @@ def register(app: App, ctx: SlackContext) -> None:
         """A mention or a direct message read as `/framework <text>`: start, or an answer posted back."""
         text = MENTION.sub(" ", text).strip()
         sub, rest = commands.split(text)
-        command = {"team_id": team, "channel_id": channel, "user_id": user, "text": text, "response_url": None}
+        command = {"team_id": team, "channel_id": channel, "user_id": user, "text": text, "response_url": None,
+                   "event_id": event_id}
         if sub in ("", "start"):
             commands.enqueue_start(ctx, command, dedupe_key=f"ev:{event_id}")
             return

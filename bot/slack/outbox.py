@@ -177,6 +177,9 @@ class OutboxWorker:
         try:
             if method == "chat.postMessage":
                 ts = post_once(client, row, payload)
+            elif method == "chat.update" and "ts" in payload:
+                # A message we know the ts of (a consultation's root post): updated as it is.
+                ts = client.chat_update(channel=row["channel"], **payload).get("ts")
             elif method == "chat.update":
                 ref = self.store.outbox_row(payload.pop("ref"))
                 if ref is None or ref["status"] in ("failed", "dropped"):

@@ -49,6 +49,7 @@ SCOPES = (
     "im:history",
     "mpim:history",
     "app_mentions:read",
+    "files:write",  # /framework export N uploads the record into the thread
 )
 
 

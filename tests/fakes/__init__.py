@@ -9,6 +9,8 @@ from .signing import (
     signed_headers,
     slash_command_body,
     slash_command_payload,
+    view_submission_body,
+    view_submission_payload,
 )
 from .slack_web_api import Call, FakeSlackWebAPI
 from .socket_mode import Ack, FakeSocketModeServer
@@ -26,4 +28,6 @@ __all__ = [
     "signed_headers",
     "slash_command_body",
     "slash_command_payload",
+    "view_submission_body",
+    "view_submission_payload",
 ]

@@ -151,6 +151,36 @@ def block_actions_body(actions: list[dict[str, Any]], **fields: Any) -> tuple[by
     return urlencode({"payload": json.dumps(block_actions_payload(actions, **fields))}).encode(), FORM
 
 
+def view_submission_payload(
+    view: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    team_id: str = DEFAULT_TEAM,
+    user_id: str = DEFAULT_USER,
+    trigger_id: str = "1111.2222.fake",
+    api_app_id: str = DEFAULT_APP,
+) -> dict[str, Any]:
+    """A ``view_submission`` interaction: ``view`` as views.open answered it (id, hash, callback_id,
+    private_metadata, blocks...), with the inputs' ``values`` as its state (``{block_id: {action_id: ...}}``)."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "fake-workspace"},
+        "user": {"id": user_id, "username": "fake.user", "name": "fake.user", "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": "legacy-verification-token",
+        "trigger_id": trigger_id,
+        "view": {**view, "state": {"values": values}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def view_submission_body(view: dict[str, Any], values: dict[str, Any], **fields: Any) -> tuple[bytes, str]:
+    """A form-encoded ``payload=<json>`` view submission; keyword arguments as for :func:`view_submission_payload`."""
+    return urlencode({"payload": json.dumps(view_submission_payload(view, values, **fields))}).encode(), FORM
+
+
 def post_signed(
     url: str,
     body: bytes,

@@ -38,6 +38,8 @@ from .spec import EXTRA_REQUIRED, load_spec, method_spec
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 40_000  # chat.postMessage: longer text is refused with msg_too_long
+TRIGGER_TTL_S = 3.0  # a trigger_id opens a view within 3 s of the interaction, once
+TRIGGER_PREFIX = "fake-trigger."
 MAX_MESSAGE_BLOCKS = 50  # Slack's per-message block limit (views allow 100; View.validate_json checks)
 FAULT_KINDS = ("429", "500", "reset", "slow", "error")
 # Fields slack_sdk sends JSON-encoded inside form bodies.
@@ -155,6 +157,10 @@ class FakeSlackWebAPI:
         self.channels: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
+        # trigger_id -> when it was issued (`trigger_id()`), and the ones already exchanged for a view.
+        self._triggers: dict[str, float] = {}
+        self._used_triggers: set[str] = set()
+        self.opened_views: list[dict[str, Any]] = []
         self.oauth_response: dict[str, Any] = {
             "ok": True,
             "app_id": app_id,
@@ -286,6 +292,27 @@ class FakeSlackWebAPI:
         with self._lock:
             message = self._find(channel, ts)
             return [r["name"] for r in (message or {}).get("reactions", [])]
+
+    def trigger_id(self) -> str:
+        """A fresh trigger_id, as Slack puts in an interaction payload: views.open takes it within
+        ``TRIGGER_TTL_S`` seconds, once (``expired_trigger_id``, ``exchanged_trigger_id``). Trigger ids
+        the fake did not issue are taken as before (tests that predate this check)."""
+        with self._lock:
+            trigger = f"{TRIGGER_PREFIX}{next(self._ids)}.{uuid.uuid4().hex[:12]}"
+            self._triggers[trigger] = time.monotonic()
+            return trigger
+
+    def _exchange_trigger(self, trigger: str) -> None:
+        if not trigger.startswith(TRIGGER_PREFIX):
+            return
+        issued = self._triggers.get(trigger)
+        if issued is None:
+            raise SlackError("invalid_trigger_id")
+        if trigger in self._used_triggers:
+            raise SlackError("exchanged_trigger_id")
+        if time.monotonic() - issued > TRIGGER_TTL_S:
+            raise SlackError("expired_trigger_id")
+        self._used_triggers.add(trigger)
 
     def ratelimit_channel(self, channel: str, seconds: float) -> None:
         """For ``seconds`` from now, chat.postMessage to ``channel`` answers HTTP 429 ``ratelimited``
@@ -667,7 +694,10 @@ class FakeSlackWebAPI:
         return {"ok": True, "view": view}
 
     def _views_open(self, request: _Request) -> dict[str, Any]:
-        return {"ok": True, "view": self._view(self._validate_view(request.params["view"]))}
+        view = self._view(self._validate_view(request.params["view"]))
+        self._exchange_trigger(str(request.params["trigger_id"]))
+        self.opened_views.append(view)
+        return {"ok": True, "view": view}
 
     def _files_get_upload_url(self, request: _Request) -> dict[str, Any]:
         try:

@@ -39,6 +39,7 @@ SUBCOMMANDS = ["help", "history", "show", "export", "compare", "whatif", "cancel
 # Markup only a user could have typed: the bot's own mentions use other ids.
 RAW = re.compile(r"<(?:!channel|!here|!everyone|!subteam|@U123|https://x|#C123|!date\^1\^)")
 BOT_MARKUP = re.compile(r"<(?:@U0FUZZ\w*|@U0SEED\w*|#C0FUZZ\w*|!date\^\d{9,}\^\{date_short_pretty\} \{time\}\|[^<>]*"
+                        r"|!date\^\d{9,}\^\{date_long\}\|\d{4}-\d\d-\d\d"  # a decision's review date
                         r"|https://[a-z0-9-]+\.slack\.com/archives/C0FUZZ\w*/p\d+\|thread)>")
 
 fragment = st.one_of(st.sampled_from(HOSTILE), st.sampled_from(WORDS), st.text(max_size=25))

@@ -35,6 +35,7 @@ from tests.fakes import (
     event_body,
     post_signed,
     slash_command_body,
+    view_submission_body,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,6 +196,35 @@ def button_for(params: dict, value: Any) -> tuple[str, dict]:
     raise AssertionError(f"no answer button with value {value!r}")
 
 
+def dialog_state(view: dict, **fields: Any) -> dict:
+    """A submitted view's `state.values` ({block_id: {action_id: state}}): each input's initial value,
+    or `fields[block_id]`, given as Slack reports that element's state (a value, ids, a date...)."""
+    values: dict[str, Any] = {}
+    for block in view.get("blocks", []):
+        if block.get("type") != "input":
+            continue
+        element, bid = block["element"], block["block_id"]
+        kind = element["type"]
+        given = fields.get(bid)
+        if kind == "plain_text_input":
+            state = {"value": given if bid in fields else element.get("initial_value")}
+        elif kind in ("static_select", "radio_buttons"):
+            options = {o["value"]: o for o in element.get("options", [])}
+            state = {"selected_option": options.get(given) if bid in fields else element.get("initial_option")}
+        elif kind == "multi_users_select":
+            state = {"selected_users": list(given if bid in fields else element.get("initial_users", []))}
+        elif kind == "datepicker":
+            state = {"selected_date": given if bid in fields else element.get("initial_date")}
+        elif kind == "checkboxes":
+            options = {o["value"]: o for o in element.get("options", [])}
+            chosen = [options[v] for v in given] if bid in fields else element.get("initial_options", [])
+            state = {"selected_options": chosen}
+        else:
+            raise AssertionError(f"no state for {kind}")
+        values[bid] = {element["action_id"]: {"type": kind, **state}}
+    return values
+
+
 @dataclass
 class Post:
     """A chat.postMessage the bot made, and the ts Slack gave it."""
@@ -297,7 +327,20 @@ class Bot:
         action = {"action_id": action_id, "block_id": "b", "value": json.dumps(value),
                   "text": {"type": "plain_text", "text": "x"}, "action_ts": action_ts or now_ts()}
         return block_actions_body([action], channel_id=channel, user_id=user, team_id=team, message=message,
-                                  response_url=self.fake.response_url("actions"))
+                                  response_url=self.fake.response_url("actions"), trigger_id=self.fake.trigger_id())
+
+    def submit(self, view: dict, *, user: str = ALICE, team: str = TEAM, **fields: Any) -> tuple[int, dict | None]:
+        """Submit a dialog the bot opened (as views.open answered it) with its initial values, `fields`
+        overriding some (by block id); returns the HTTP status and the ack body (None when empty)."""
+        body, ctype = view_submission_body(view, dialog_state(view, **fields), user_id=user, team_id=team,
+                                           trigger_id=self.fake.trigger_id())
+        status, _, raw = self.post(body, ctype)
+        return status, json.loads(raw) if raw.strip() else None
+
+    def opened_views(self, callback_id: str | None = None) -> list[dict]:
+        """The views the bot opened (views.open that Slack accepted), oldest first."""
+        return [c.response["view"] for c in self.fake.calls_to("views.open") if c.response and c.response.get("ok")
+                and (callback_id is None or c.response["view"].get("callback_id") == callback_id)]
 
     # what the bot sent --------------------------------------------------------------------------
     def posts(self, channel: str) -> list[Post]:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.slack.helpers import ALICE, BOB, BUTTON, TEAM, TYPED, Bot, Post, button_for, unique
+from tests.slack.helpers import ALICE, BOB, BUTTON, TEAM, TYPED, Bot, Post, button_for, unique, wait_until
 
 
 def run_to_recommendation(bot: Bot, channel: str, root: Post, post: Post, user: str = ALICE) -> tuple[Post, list]:
@@ -92,11 +92,16 @@ def test_whole_consultation_to_decision_and_history(bot: Bot) -> None:
     assert "*Flask*" in ack["text"] and "*Rationale:* we already run it" in ack["text"]
     assert "*Answers:* app type = " in ack["text"]
 
+    # The record is uploaded into the thread as a MADR file (test_decide_dialog checks the upload itself).
+    uploads = len(bot.fake.calls_to("files.completeUploadExternal"))
     status, ack = bot.command(f"export {d.number}", channel=ch)
-    assert status == 200 and "```" in ack["text"] and "blocks" not in ack
-    assert f"Decision {d.number} as an Architecture Decision Record (MADR)" in ack["text"]
-    assert "# Use Flask for billing portal" in ack["text"] and "## Decision Outcome" in ack["text"]
-    assert 'Chosen option: "Flask", because we already run it.' in ack["text"]
+    assert status == 200
+    assert ack["text"].startswith(f"Uploading decision {d.number}'s record, `{d.number:04d}-use-flask-for-billing-"
+                                  "portal.md` (MADR 4), into its thread.")
+    done = wait_until(lambda: bot.fake.calls_to("files.completeUploadExternal")[uploads:], what="the upload")[0]
+    record = bot.fake.uploads[done.param("files")[0]["id"]].decode()
+    assert "# Use Flask for billing portal" in record and "## Decision Outcome" in record
+    assert 'Chosen option: "Flask", because we already run it.' in record
 
     status, ack = bot.command(f"whatif {d.number} team_size=40", channel=ch)
     assert status == 200
@@ -161,8 +166,8 @@ def test_cancel_by_number_closes_the_thread(bot: Bot) -> None:
     ("whatif 1", "Usage: `/framework whatif N question=value`, e.g. `/framework whatif 3 team_size=40`."),
     ("whatif abc team_size=3", "Usage: `/framework whatif N question=value`"),
     ("whatif 999 team_size=3", "There is no decision 999 in this workspace."),
-    ("history x", "Usage: `/framework history [page]`, e.g. `/framework history 2`."),
-    ("history 0", "Usage: `/framework history [page]`"),
+    ("history x", "Usage: `/framework history [status] [page]`, e.g. `/framework history 2` or"),
+    ("history 0", "Usage: `/framework history [status] [page]`"),
     ("history 99", "There are only "),
     ("cancel", "Usage: `/framework cancel N`"),
     ("cancel 999", "There is no consultation 999 in this workspace."),

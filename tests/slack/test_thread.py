@@ -3,6 +3,7 @@ re-deliveries, what the bot ignores, and who may decide or cancel."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.slack.helpers import ALICE, BOB, BOT_USER, CAROL, TEAM, Bot, Post, button_for, now_ts, unique, wait_until
@@ -213,16 +214,19 @@ def test_only_the_starter_or_an_answerer_may_decide_or_cancel(bot: Bot) -> None:
     assert bot.store().get_consultation(TEAM, cid).status == "cancelled"
 
 
-def test_a_redelivered_adopt_click_or_decide_event_records_one_decision(bot: Bot) -> None:
+def test_a_resubmitted_decide_dialog_or_redelivered_decide_event_records_one_decision(bot: Bot) -> None:
     ch = unique("C0DEC")
     root, first = bot.start(ch, "decided once")
     cid = bot.consultation_id(ch, root.ts)
-    body, ctype = bot.click_body("fa_decide_flask", {"c": cid, "f": "flask"}, channel=ch, user=ALICE, team=TEAM,
-                                 message_ts=first.ts, thread_ts=root.ts, action_ts=now_ts())
-    assert bot.post(body, ctype)[0] == 200
+    # [Adopt Flask] opens the decide dialog; it records nothing by itself.
+    assert bot.click(first, "fa_decide_flask", {"c": cid, "f": "flask"}, channel=ch, user=ALICE) == 200
+    (view,) = wait_until(lambda: [v for v in bot.opened_views("fa_decide")
+                                  if json.loads(v["private_metadata"])["c"] == cid], what="the decide dialog")
+    assert bot.store().get_consultation(TEAM, cid).status == "open"
+    assert bot.submit(view, fa_rationale="we run it") == (200, None)
     assert bot.next_post(ch, 2).text.startswith("Decision ")
-    assert bot.post(body, ctype)[0] == 200  # the same click again
-    time.sleep(1.0)  # its lazy listener runs after the ack
+    assert bot.submit(view, fa_rationale="we run it") == (200, None)  # the same view submitted again
+    time.sleep(1.0)
 
     ch2 = unique("C0DEC")
     root2, _ = bot.start(ch2, "decided once typed")
