@@ -162,8 +162,8 @@ def open_dialog(ctx: SlackContext, client, body: dict, team: str, c, user: str, 
         ctx.ephemeral(team, c.channel, user, NOT_A_PARTICIPANT, c.thread_ts, key)
         return
     trigger = body.get("trigger_id")
-    if not trigger:
-        return
+    if not trigger or ctx.store.event_seen(f"dlg:{key}", team):
+        return  # a re-delivered click: its dialog is open already (and its trigger_id spent)
     st = ctx.service.state(team, c.id)
     result = st.result or {}
     view = decide_view.dialog(consultation_id=c.id, team=team, framework=framework,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes import event_body, post_signed, slash_command_body
-from tests.fakes.signing import block_actions_body
+from tests.fakes.signing import block_actions_body, view_submission_body
 from tests.fakes.slack_web_api import FakeSlackWebAPI, _Fault, _Handler, _Request, _token
 from tests.slack.helpers import raw_post, wait_until  # noqa: F401 - shared HTTP helpers, re-exported
 
@@ -93,6 +93,12 @@ def send_click(url: str, action: dict, *, channel: str, user: str, message_ts: s
     body, ct = block_actions_body([action], channel_id=channel, user_id=user, team_id=team,
                                   message={"ts": message_ts, "type": "message", "text": ""},
                                   response_url="http://127.0.0.1:9/unused")
+    return post(url, body, ct, retry=retry)
+
+
+def send_submission(url: str, view: dict, values: dict, *, user: str, retry: int = 0, team: str = TEAM) -> int:
+    """Deliver a view_submission of a dialog the bot opened (the same payload on every delivery)."""
+    body, ct = view_submission_body(view, values, user_id=user, team_id=team)
     return post(url, body, ct, retry=retry)
 
 
