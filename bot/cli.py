@@ -602,10 +602,32 @@ def knowledge_check(data_dir: str | None) -> None:
     click.echo(f"claims used by a rule, question or profile: {report.used}/{report.total}")
     if report.unused_claims:
         click.echo("unused claims: " + ", ".join(report.unused_claims))
+    double = _double_counted(kb, report.overlaps)
+    click.echo(f"overlapping rules (one claim, one framework, one direction): {len(report.overlaps)}"
+               f" claim(s); double counted: {len(double)}")
+    for (claim, fw, sign), rules in report.overlaps.items():
+        click.echo(f"  {claim} ({fw} {sign}): {', '.join(rules)}")
+    for line in double:
+        click.echo(f"error: {line}")
+    if double:
+        report.errors.extend(double)
     if not report.ok:
         click.echo(f"{len(report.errors)} broken reference(s)", err=True)
         sys.exit(1)
     click.echo("ok")
+
+
+def _double_counted(kb, overlaps: dict) -> list[str]:
+    """Overlapping rules that the scorer would count together if all fired at once (should be none)."""
+    from rules.scoring import counted
+
+    rules = {r.id: r for r in kb.rules}
+    out = []
+    for (claim, fw, sign), ids in overlaps.items():
+        kept = counted((i, rules[i].framework, rules[i].weight, rules[i].claims) for i in ids)
+        if len(kept) > 1:
+            out.append(f"claim {claim} counts {len(kept)} times for {fw} ({sign}): {', '.join(sorted(kept))}")
+    return out
 
 
 @knowledge.command("diff")

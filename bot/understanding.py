@@ -553,7 +553,12 @@ class _Reader:
                  and len([t for t in c if t not in ("probably", "likely", "hopefully", "not", "yes", "no")]) > 0}
         found, hedged, tried = self._phrase_values(clauses, seg_of, strong, weak)
         counts = self._quantities(text, strong)
+        numeric_doubt = any(any(t[:1].isdigit() or t in parsing._UNITS or t in parsing._TEENS or t in parsing._TENS
+                                for t in clauses[i]) for i in weak)
         for qid, value in counts.items():
+            if numeric_doubt and qid != self.open and qid not in found:
+                hedged.add(qid)  # "maybe 12 of us" while another question is open: asked when it comes up
+                continue
             if value is None:
                 tried.add(qid)
                 if qid in ("duration", "experience"):

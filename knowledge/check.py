@@ -3,7 +3,9 @@
 Pydantic validates each record's shape; this module checks what lies between records: every
 claim id, section, question, value and derived fact a record names must exist, every rule must
 cite a claim, every choice value must have synonyms, and derivations must not loop. It also
-lists the claims that no rule, question or profile uses.
+lists the claims that no rule, question or profile uses, and the score rules that overlap: rules
+citing the same claim for the same framework and direction, of which the scorer counts only the
+strongest in one evaluation (rules.scoring.counted).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Report:
 
     errors: list[str] = field(default_factory=list)
     unused_claims: list[str] = field(default_factory=list)
+    # (claim, framework, direction "+"/"-") -> the score rules citing it that way, 2 or more
+    overlaps: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     used: int = 0
     total: int = 0
 
@@ -123,7 +127,18 @@ def check(kb: KnowledgeBase) -> Report:
     errors.extend(_cycles(kb))
 
     unused = sorted(claims - used)
-    return Report(errors=errors, unused_claims=unused, used=len(claims & used), total=len(claims))
+    return Report(errors=errors, unused_claims=unused, used=len(claims & used), total=len(claims),
+                  overlaps=overlaps(kb))
+
+
+def overlaps(kb: KnowledgeBase) -> dict[tuple[str, str, str], list[str]]:
+    """Score rules that cite one claim for one framework in one direction (restatements of a sentence)."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for r in kb.rules:
+        if r.kind == "score" and r.framework and r.weight:
+            for cid in r.claims:
+                groups.setdefault((cid, r.framework, "+" if r.weight > 0 else "-"), []).append(r.id)
+    return {k: sorted(v) for k, v in sorted(groups.items()) if len(v) > 1}
 
 
 def _cycles(kb: KnowledgeBase) -> list[str]:

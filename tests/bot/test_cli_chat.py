@@ -67,28 +67,29 @@ def test_end_of_input_at_the_topic_starts_nothing(db: str) -> None:
 
 
 # -- quit and resume -------------------------------------------------------------------------------
-def test_quit_then_resume_continues_the_same_consultation(db: str) -> None:
+def test_quit_then_resume_continues_the_same_consultation(db: str, kb: KnowledgeBase) -> None:
     cid = left_open(chat(db, "--topic", "billing", stdin="1\nquit\n"))  # 1 picks "Web app"
     assert answers_of(db, cid) == {"app_type": "web_app"}
+    open_q = kb.question("team_language")  # what a web app is asked next
 
-    again = chat(db, "--resume", stdin="12\nexit\n")
+    again = chat(db, "--resume", stdin="we are 12 people\nexit\n")
     assert left_open(again) == cid
     out = again.stdout
     assert f"Resuming consultation {cid}: billing." in out
     assert "• app type: Web app" in out  # what is known so far
-    assert "How many developers will work on it?" in out.split("Resuming", 1)[1]  # the open question, asked again
+    assert open_q.prompt in out.split("Resuming", 1)[1]  # the open question, asked again
     assert answers_of(db, cid) == {"app_type": "web_app", "team_size": 12}
     assert [c.id for c in Store(db).open_consultations_in("local", "terminal")] == [cid]  # no new one
 
 
 def test_resume_by_id_keeps_numbered_picks_working(db: str) -> None:
-    cid = left_open(chat(db, "--topic", "billing", stdin="1\n12\nq\n"))
-    # The open question is now the project size: [1] Small [2] Medium [3] Large.
-    result = chat(db, "--resume", str(cid), stdin="3\n")
-    assert "[1] Small  [2] Medium  [3] Large" in result.stdout
+    cid = left_open(chat(db, "--topic", "billing", stdin="1\n1\nq\n"))  # a web app, a Python team
+    # The open question is now conventions or freedom: [1] Conventions [2] Freedom [3] No preference.
+    result = chat(db, "--resume", str(cid), stdin="2\n")
+    assert "[1] Conventions  [2] Freedom  [3] No preference" in result.stdout
     assert "(end of input) The consultation stays open" in result.stdout
     assert left_open(result) == cid
-    assert answers_of(db, cid)["project_size"] == "large"
+    assert answers_of(db, cid)["flexibility"] == "freedom"
 
 
 def test_resume_without_an_id_takes_the_latest_open_terminal_one(db: str) -> None:
@@ -126,7 +127,7 @@ def test_resume_refuses_a_missing_foreign_or_closed_consultation(db: str) -> Non
 # -- list ------------------------------------------------------------------------------------------
 def test_list_shows_the_open_terminal_consultations(db: str) -> None:
     assert run("chat", "--db", db, "--list").stdout == "No open consultations.\n"
-    billing = left_open(chat(db, "--topic", "billing", stdin="1\n12\nquit\n"))
+    billing = left_open(chat(db, "--topic", "billing", stdin="1\n1\nquit\n"))
     untitled = left_open(chat(db, stdin="\nquit\n"))
     chat(db, "--topic", "done", stdin="decide node because realtime\n")  # decided: not listed
 
@@ -142,13 +143,13 @@ def test_list_shows_the_open_terminal_consultations(db: str) -> None:
 
 # -- decisions show --------------------------------------------------------------------------------
 def test_decisions_show_prints_the_answers(db: str, kb: KnowledgeBase) -> None:
-    chat(db, "--topic", "billing", stdin="1\n12\ndecide flask because we run it\n")
+    chat(db, "--topic", "billing", stdin="1\n1\ndecide flask because we run it\n")
     result = run("decisions", "show", "1", "--db", db)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     start = lines.index("Answers:")
     assert lines[start + 1:start + 3] == [f"• {kb.question('app_type').prompt} → Web app",
-                                          f"• {kb.question('team_size').prompt} → 12"]
+                                          f"• {kb.question('team_language').prompt} → Python"]
 
 
 # -- parse -----------------------------------------------------------------------------------------

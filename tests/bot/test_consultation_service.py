@@ -57,11 +57,10 @@ def test_typed_answers_advance(svc: Consultations, cid: int, advisor: Advisor) -
     assert answers(svc, cid) == {"app_type": "rest_api"}
     assert r.kind == "question"
     assert r.question == advisor.recommend({"app_type": "rest_api"})["next_question"]
-    assert r.question == "team_size"
-    assert r.input_hint == "a number from 1 to 10000"
-    r = say(svc, cid, "12")
-    assert answers(svc, cid) == {"app_type": "rest_api", "team_size": 12}
-    assert r.question == advisor.recommend({"app_type": "rest_api", "team_size": 12})["next_question"]
+    assert r.question == "team_language"
+    r = say(svc, cid, "mostly Python folks")
+    assert answers(svc, cid) == {"app_type": "rest_api", "team_language": "python"}
+    assert r.question == advisor.recommend({"app_type": "rest_api", "team_language": "python"})["next_question"]
     assert r.answered == 2
 
 
@@ -75,37 +74,37 @@ def test_an_answer_to_another_open_question_is_noted_and_the_open_one_asked_agai
         svc: Consultations, cid: int, store: Store) -> None:
     say(svc, cid, "a web app")
     open_q = svc.state(TEAM, cid).next_question
-    assert open_q == "team_size"
-    r = say(svc, cid, "mostly JS devs")  # not a team size, clearly the team's language
-    assert answers(svc, cid) == {"app_type": "web_app", "team_language": "javascript"}
+    assert open_q == "team_language"
+    r = say(svc, cid, "about 12 of us")  # not a language, clearly the team's size
+    assert answers(svc, cid) == {"app_type": "web_app", "team_size": 12}
     assert r.kind == "question" and r.question == open_q
-    assert r.text.startswith("Noted: team language = JavaScript.")
-    assert [e.raw_text for e in store.log(TEAM, cid)][-1] == "mostly JS devs"
+    assert r.text.startswith("Noted: team size = 12.")
+    assert [e.raw_text for e in store.log(TEAM, cid)][-1] == "about 12 of us"
 
 
 @pytest.mark.parametrize("text", [
     "yes",  # which question?
     "purple elephants",
-    "maybe JavaScript",  # hedged
+    "maybe 12 of us",  # hedged
 ])
 def test_nothing_is_taken_for_another_question_without_confidence(svc: Consultations, cid: int, store: Store,
                                                                  text: str) -> None:
     say(svc, cid, "a web app")
     r = say(svc, cid, text)
-    assert r.kind == "clarify" and r.question == "team_size"
+    assert r.kind == "clarify" and r.question == "team_language"
     assert answers(svc, cid) == {"app_type": "web_app"}
 
 
 def test_a_line_with_several_answers_keeps_the_answered_ones_unless_corrected(svc: Consultations, cid: int) -> None:
     say(svc, cid, "a web app")
-    r = say(svc, cid, "JS devs on a REST API")  # the language is new; the app type was answered already
-    assert answers(svc, cid) == {"app_type": "web_app", "team_language": "javascript"}
-    assert r.kind == "question" and r.question == "team_size"
+    r = say(svc, cid, "12 JS devs on a REST API")  # the size is new; the app type was answered already
+    assert answers(svc, cid) == {"app_type": "web_app", "team_language": "javascript", "team_size": 12}
+    assert r.kind == "question" and r.question == svc.state(TEAM, cid).next_question != "team_language"
 
 
 def test_an_answered_question_is_not_changed_without_a_correction(svc: Consultations, cid: int) -> None:
     say(svc, cid, "a web app")
-    r = say(svc, cid, "a REST API")  # asked the team size; app type is answered already
+    r = say(svc, cid, "a REST API")  # asked the team's language; app type is answered already
     assert r.kind == "clarify" and answers(svc, cid) == {"app_type": "web_app"}
 
 
@@ -115,7 +114,7 @@ def test_why_how_status(svc: Consultations, cid: int, kb: KnowledgeBase) -> None
     assert kb.question("app_type").why in why.text
     assert "No rule has fired yet" in say(svc, cid, "how").text
     say(svc, cid, "a REST API")
-    say(svc, cid, "12")
+    say(svc, cid, "we are 12 people")
     how = say(svc, cid, "how").text
     assert "derive-big-team" in how and "score-rest-flask" in how and "team size = 12" in how
     status = say(svc, cid, "status").text
@@ -137,7 +136,7 @@ def test_back_skip_restart(svc: Consultations, cid: int, store: Store) -> None:
     assert svc.state(TEAM, cid).skipped == set()
 
     say(svc, cid, "web app")
-    say(svc, cid, "12")
+    say(svc, cid, "python")
     r = say(svc, cid, "restart")
     assert answers(svc, cid) == {} and r.question == "app_type"
     assert skipped_next
@@ -147,7 +146,7 @@ def test_back_skip_restart(svc: Consultations, cid: int, store: Store) -> None:
 
 def test_set_and_actually(svc: Consultations, cid: int) -> None:
     say(svc, cid, "web app")
-    say(svc, cid, "12")
+    say(svc, cid, "we are 12 people")
     r = say(svc, cid, "set team_size=30")
     assert answers(svc, cid)["team_size"] == 30
     assert "Changed team size from 12 to 30" in r.text

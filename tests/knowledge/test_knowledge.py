@@ -79,13 +79,29 @@ def test_knowledge_check_lists_unused_claims_with_a_used_total_line() -> None:
         assert "unused claims" not in proc.stdout
 
 
+def test_knowledge_check_reports_overlapping_rules_and_no_double_count() -> None:
+    # Counted independently from the raw TOML: score rules citing one claim for one framework and direction.
+    groups: dict = {}
+    for r in _raw("rules.toml")["rule"]:
+        if r["kind"] == "score":
+            for c in r["claims"]:
+                groups.setdefault((c, r["framework"], "+" if r["weight"] > 0 else "-"), []).append(r["id"])
+    overlapping = {k: sorted(v) for k, v in groups.items() if len(v) > 1}
+    proc = _cli("knowledge", "check")
+    assert (f"overlapping rules (one claim, one framework, one direction): {len(overlapping)} claim(s); "
+            "double counted: 0") in proc.stdout
+    for (claim, fw, sign), rules in overlapping.items():
+        assert f"  {claim} ({fw} {sign}): {', '.join(rules)}" in proc.stdout
+    assert overlapping  # the comparison restates sentences, so there are some to report
+
+
 def test_knowledge_check_reports_each_broken_reference(tmp_path: Path) -> None:
     broken = _copy(tmp_path)
     # 1. a rule citing a claim id that does not exist
     _replace_once(broken / "rules.toml",
-                  'claims = ["project-size-duration-large-team-django"]\nwhen = [{ q = "team_size", op = ">=", '
-                  'value = 10 }]',
-                  'claims = ["no-such-claim"]\nwhen = [{ q = "team_size", op = ">=", value = 10 }]')
+                  'claims = ["project-size-duration-small-flask"]\nwhen = [{ q = "project_size", op = "==", '
+                  'value = "small" }]',
+                  'claims = ["no-such-claim"]\nwhen = [{ q = "project_size", op = "==", value = "small" }]')
     # 2. a question value nobody can type
     # (the whole synonyms line of "small", whatever words it lists today)
     questions = (broken / "questions.toml").read_text(encoding="utf-8")
@@ -101,7 +117,7 @@ def test_knowledge_check_reports_each_broken_reference(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     errors = [line for line in proc.stdout.splitlines() if line.startswith("error:")]
     assert sorted(errors) == sorted([
-        "error: rule derive-big-team: unknown claim id 'no-such-claim'",
+        "error: rule derive-small-project: unknown claim id 'no-such-claim'",
         "error: question project_size: value 'small' has no synonyms",
         "error: rule score-static-flask: cites no claim",
     ])
@@ -121,7 +137,7 @@ def test_knowledge_check_on_an_unreadable_copy_fails_in_one_line(tmp_path: Path)
 
 def test_check_finds_unknown_facts_questions_values_and_cycles(kb: KnowledgeBase) -> None:
     extra = [
-        Rule(id="derive-loop-a", kind="derive", derive="big_team", text="t", claims=["intro-both-python"],
+        Rule(id="derive-loop-a", kind="derive", derive="large_project", text="t", claims=["intro-both-python"],
              when=[{"fact": "large_long_lived"}]),
         Rule(id="score-ghost", kind="score", framework="flask", weight=0.1, text="t",
              claims=["intro-both-python"], when=[{"fact": "ghost_fact"}, {"q": "nonsense", "value": "x"},
@@ -135,7 +151,7 @@ def test_check_finds_unknown_facts_questions_values_and_cycles(kb: KnowledgeBase
     assert "rule score-ghost: unknown question 'nonsense'" in text
     assert "rule score-ghost: 'graph' is not a value of database" in text
     assert "rule score-ghost: >= needs an integer question, app_type is choice" in text
-    assert "fact big_team: its derivation depends on itself" in text
+    assert "fact large_project: its derivation depends on itself" in text
     assert "fact large_long_lived: its derivation depends on itself" in text
 
 
@@ -171,3 +187,20 @@ def test_version_is_a_content_hash(tmp_path: Path, kb: KnowledgeBase) -> None:
 def test_recommendations_carry_the_knowledge_version(kb: KnowledgeBase, advisor) -> None:
     assert advisor.recommend({})["knowledge_version"] == kb.version
     assert len(kb.version) == 12 and int(kb.version, 16) >= 0
+
+
+def test_no_shown_text_calls_the_comparison_the_seed(kb: KnowledgeBase) -> None:
+    # Users read rule texts, claims, notes and labels; "seed" is our word for the file, not theirs.
+    def strings(node, key=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k not in ("origin", "id", "source"):
+                    yield from strings(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                yield from strings(v, key)
+        elif isinstance(node, str):
+            yield key, node
+
+    shown = [(k, s) for k, s in strings(kb.model_dump()) if "seed" in s.lower()]
+    assert shown == []

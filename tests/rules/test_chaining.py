@@ -1,9 +1,9 @@
 """Forward chaining is real: rules condition on facts other rules derive, and the engine chains them.
 
-The expected chains below are read off knowledge/rules.toml (e.g. `derive-big-team`: team_size >= 10;
-`derive-long-lived`: duration == long; `derive-large-long-lived`: big_team AND long_lived), which
-encode the seed's "When you work on a larger project with larger teams, it is better to take the
-benefit of the maturity of Django" and "if your project is going to last long, then Django is the
+The expected chains below are read off knowledge/rules.toml (e.g. `derive-large-project`: project_size
+== large; `derive-long-lived`: duration == long; `derive-large-long-lived`: large_project AND
+long_lived), which encode the comparison's "When you work on a larger project with larger teams, it
+is better to take the benefit of the maturity of Django" and "if your project is going to last long, then Django is the
 right choice" (Project Size And Duration).
 """
 
@@ -88,36 +88,55 @@ def test_every_rule_on_derived_facts_fires_from_answers_alone(rule_id: str, kb: 
         assert all(explained.because[q] == answers[q] for q in explained.because)
 
 
-def test_big_team_and_long_life_chain_into_the_large_long_lived_reason(advisor: Advisor) -> None:
-    result = advisor.recommend({"team_size": 25, "duration": "long"})
+def test_large_and_long_life_chain_into_the_large_long_lived_reason(advisor: Advisor) -> None:
+    result = advisor.recommend({"project_size": "large", "duration": "long"})
     reason = _reason(result, "score-large-long-django")
     assert reason is not None
     assert reason["framework"] == "django" and reason["effect"] == 0.6
-    assert reason["because"] == {"duration": "long", "team_size": 25}
-    assert reason["via"] == ["big_team", "large_long_lived", "long_lived"]
+    assert reason["because"] == {"duration": "long", "project_size": "large"}
+    assert reason["via"] == ["large_long_lived", "large_project", "long_lived"]
     derived = {d["fact"]: d for d in result["derived"]}
     assert derived["large_long_lived"]["rules"] == ["derive-large-long-lived"]
-    assert derived["large_long_lived"]["via"] == ["big_team", "long_lived"]
-    assert derived["big_team"]["because"] == {"team_size": 25}
+    assert derived["large_long_lived"]["via"] == ["large_project", "long_lived"]
+    assert derived["large_project"]["because"] == {"project_size": "large"}
+
+
+def test_a_big_team_alone_never_makes_the_project_large(advisor: Advisor) -> None:
+    # The stated size wins: 25 people on a long project is a big team and a long life, not a large project.
+    result = advisor.recommend({"team_size": 25, "duration": "long"})
+    derived = {d["fact"] for d in result["derived"]}
+    assert {"big_team", "long_lived"} <= derived
+    assert not derived & {"large_project", "large_long_lived", "enterprise_app"}
+    assert _reason(result, "score-big-team-django") is not None
 
 
 def test_three_level_chain_to_enterprise(advisor: Advisor) -> None:
-    # team_size -> big_team; duration -> long_lived; both -> large_long_lived; + web_app -> enterprise_app
-    result = advisor.recommend({"team_size": 25, "duration": "long", "app_type": "web_app"})
+    # project_size -> large_project; duration -> long_lived; both -> large_long_lived; + web_app -> enterprise_app
+    result = advisor.recommend({"project_size": "large", "duration": "long", "app_type": "web_app"})
     reason = _reason(result, "score-enterprise-django")
     assert reason is not None
-    assert reason["via"] == ["big_team", "enterprise_app", "large_long_lived", "long_lived"]
-    assert reason["because"] == {"app_type": "web_app", "duration": "long", "team_size": 25}
+    assert reason["via"] == ["enterprise_app", "large_long_lived", "large_project", "long_lived"]
+    assert reason["because"] == {"app_type": "web_app", "duration": "long", "project_size": "large"}
 
 
-def test_small_short_chain_to_quick_delivery(advisor: Advisor) -> None:
-    # team_size 3 -> small_team; short -> short_lived; both -> small_project; small_project + short -> quick_delivery
-    result = advisor.recommend({"team_size": 3, "duration": "short"})
-    reason = _reason(result, "score-quick-delivery-flask")
+def test_one_language_and_javascript_chain_into_full_stack_js(advisor: Advisor) -> None:
+    # one_language -> wants_consistency; team_language -> js_skills; both -> full_stack_js
+    result = advisor.recommend({"one_language": "yes", "team_language": "javascript"})
+    reason = _reason(result, "score-full-stack-js-node")
     assert reason is not None
-    assert reason["via"] == ["quick_delivery", "short_lived", "small_project", "small_team"]
-    assert reason["because"] == {"duration": "short", "team_size": 3}
-    assert _reason(result, "score-small-project-flask")["via"] == ["short_lived", "small_project", "small_team"]
+    assert reason["via"] == ["full_stack_js", "js_skills", "wants_consistency"]
+    assert reason["because"] == {"one_language": "yes", "team_language": "javascript"}
+    assert _reason(advisor.recommend({"one_language": "yes", "team_language": "python"}),
+                   "score-full-stack-js-node") is None
+
+
+def test_quick_delivery_comes_from_a_prototype_only(advisor: Advisor) -> None:
+    # A small, short project has its own Project Size And Duration evidence; counting it again as
+    # "quick delivery" would argue the same sentence twice.
+    assert _reason(advisor.recommend({"app_type": "prototype"}), "score-quick-delivery-flask") is not None
+    small_short = advisor.recommend({"project_size": "small", "duration": "short", "team_size": 3})
+    assert _reason(small_short, "score-quick-delivery-flask") is None
+    assert _reason(small_short, "score-small-project-flask") is not None
 
 
 def test_threshold_just_below_big_team_breaks_the_chain(advisor: Advisor) -> None:
@@ -134,7 +153,7 @@ def _without(kb: KnowledgeBase, rule_id: str) -> Advisor:
 
 
 def test_deleting_the_derivation_removes_the_reason_that_relied_on_it(kb: KnowledgeBase, advisor: Advisor) -> None:
-    answers = {"team_size": 25, "duration": "long", "project_size": "medium"}
+    answers = {"project_size": "large", "duration": "long", "team_size": 25}
     with_rule = advisor.recommend(answers)
     assert _reason(with_rule, "score-large-long-django") is not None
 
@@ -143,7 +162,7 @@ def test_deleting_the_derivation_removes_the_reason_that_relied_on_it(kb: Knowle
     assert _reason(without_rule, "score-large-long-django") is None
     assert "large_long_lived" not in {d["fact"] for d in without_rule["derived"]}
     # The base facts are still derived and still score; only the chained evidence is gone.
-    assert _reason(without_rule, "score-big-team-django") is not None
+    assert _reason(without_rule, "score-large-project-django") is not None
     assert _reason(without_rule, "score-long-lived-django") is not None
     conf = {r["framework"]: r["confidence"] for r in with_rule["ranking"]}
     conf_pruned = {r["framework"]: r["confidence"] for r in without_rule["ranking"]}
@@ -151,10 +170,10 @@ def test_deleting_the_derivation_removes_the_reason_that_relied_on_it(kb: Knowle
 
 
 def test_the_other_derivation_still_reaches_the_fact(kb: KnowledgeBase) -> None:
-    # derive-large-long-lived-size: large_project AND long_lived -> large_long_lived, a second path.
-    pruned = _without(kb, "derive-large-long-lived")
-    result = pruned.recommend({"team_size": 25, "duration": "long", "project_size": "large"})
-    reason = _reason(result, "score-large-long-django")
+    # io_heavy has two derivations: real-time features, or a lightweight service that must be fast.
+    pruned = _without(kb, "derive-io-heavy-realtime")
+    result = pruned.recommend({"app_type": "rest_api", "performance_critical": "yes", "realtime": "yes"})
+    reason = _reason(result, "score-io-node")
     assert reason is not None
-    assert reason["via"] == ["large_long_lived", "large_project", "long_lived"]
-    assert reason["because"] == {"duration": "long", "project_size": "large"}
+    assert reason["via"] == ["io_heavy", "lightweight_service"]
+    assert reason["because"] == {"app_type": "rest_api", "performance_critical": "yes"}

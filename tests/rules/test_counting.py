@@ -50,15 +50,25 @@ def test_restating_a_sentence_does_not_raise_the_score() -> None:
 
 
 def test_a_team_of_15_on_a_long_web_app_is_not_near_certain() -> None:
-    # Five Django rules rest on two sentences of "Project Size And Duration" and one of the FAQ.
+    # A team size never makes the project large, so three sentences speak for Django here, each once.
     result = ADVISOR.recommend({"team_size": 15, "duration": "long", "app_type": "web_app"}, with_changes=False)
     assert result["recommendation"] == "django"
     assert result["ranking"][0]["confidence"] < 0.9
-    assert sum(not r["counted"] for r in result["reasons"]) >= 1  # a restated sentence was not counted again
+    counted = [c for r in result["reasons"] if r["counted"] and r["framework"] == "django" for c in r["claims"]]
+    assert len(counted) == len(set(counted)) >= 3
+
+
+def test_a_large_long_project_counts_each_sentence_once() -> None:
+    # "large" and "long" each have a rule, and so does their conjunction: the conjunction carries both
+    # sentences, so the two single rules are shown but not counted again.
+    result = ADVISOR.recommend({"project_size": "large", "duration": "long"}, with_changes=False)
+    shown = {r["rule"]: r["counted"] for r in result["reasons"] if r["framework"] == "django"}
+    assert shown == {"score-large-long-django": True, "score-large-project-django": False,
+                     "score-long-lived-django": False}
 
 
 def test_when_no_single_answer_flips_it_the_pairs_that_would_are_shown() -> None:
-    answers = {"app_type": "prototype", "team_size": 3, "team_language": "python"}
+    answers = {"app_type": "rest_api", "team_size": 3, "team_language": "python", "flexibility": "freedom"}
     result = ADVISOR.recommend(answers)
     assert result["what_would_change"] == []
     pairs = result["what_would_change_pairs"]

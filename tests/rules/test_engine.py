@@ -244,13 +244,14 @@ def test_chained_assertions_and_duplicate_derivations() -> None:
 
 
 def test_two_rules_deriving_the_same_fact_are_both_recorded(advisor: Advisor) -> None:
-    # large_project: project_size == large, and team_size >= 50 (our threshold)
-    ev = advisor.evaluate({"project_size": "large", "team_size": 60})
-    assert sorted(f.rule for f in ev.derived["large_project"]) == [
-        "derive-large-project", "derive-large-project-huge-team"]
-    assert ev.explain_fact("large_project").because == {"project_size": "large", "team_size": 60}
-    assert list(ev.fired).count("score-large-project-django") == 1
-    assert len(ev.fired["score-large-project-django"]) == 1  # the score counts once
+    # batteries_needed: admin AND forms, and admin AND a relational database
+    answers = {"needs_admin": "yes", "needs_forms": "yes", "database": "relational"}
+    ev = advisor.evaluate(answers)
+    assert sorted(f.rule for f in ev.derived["batteries_needed"]) == [
+        "derive-batteries-admin-forms", "derive-batteries-admin-orm"]
+    assert ev.explain_fact("batteries_needed").because == answers
+    assert list(ev.fired).count("score-batteries-django") == 1
+    assert len(ev.fired["score-batteries-django"]) == 1  # the score counts once
 
 
 def _digest(advisor: Advisor, answers: dict) -> str:

@@ -174,5 +174,5 @@ def test_integer_change_ties_go_to_the_smaller_value(kb: KnowledgeBase) -> None:
 
 
 def test_team_size_regions_follow_the_rule_thresholds(kb: KnowledgeBase) -> None:
-    # rules.toml: small_team is team_size <= 5, big_team >= 10, large_project >= 50 (our thresholds)
-    assert integer_regions(kb, kb.question("team_size")) == [(1, 5), (6, 9), (10, 49), (50, 10000)]
+    # rules.toml: small_team is team_size <= 5, big_team >= 10 (our thresholds)
+    assert integer_regions(kb, kb.question("team_size")) == [(1, 5), (6, 9), (10, 10000)]
