@@ -117,12 +117,17 @@ class Evaluation:
         return choose(self.ranking, self.settings_min_confidence, self.settings_min_lead)
 
     def source(self, claims: list[str]) -> str:
-        """The citation of the first claim a rule rests on."""
+        """The citation of the first claim a rule rests on, marked " [ours]" when any claim it rests on
+        is ours (a rule that reads more into a sentence than it says shows that reading as ours)."""
         if not claims:
             return ""
-        if claims[0] not in self.sources:
-            self.sources[claims[0]] = self.kb.source_of(claims[0])
-        return self.sources[claims[0]]
+        for c in claims:
+            if c not in self.sources:
+                self.sources[c] = self.kb.source_of(c)
+        first = self.sources[claims[0]]
+        if not first.endswith("[ours]") and any(self.sources[c].endswith("[ours]") for c in claims[1:]):
+            first += " [ours]"
+        return first
 
     def reasons(self) -> list[dict]:
         """Every fired score rule as an explained reason, strongest first."""
