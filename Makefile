@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3,11) <= sys.version_info[:2] < (3,13))' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: run test bench lint venv clean
+.PHONY: run test bench lint venv clean readme-examples
 
 venv: $(STAMP)
 
@@ -28,6 +28,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+readme-examples: $(STAMP)
+	$(PY) -m tests.bot.readme_examples --write
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -313,7 +313,7 @@ class Consultations:
         if q.type == "integer":
             return f"{value} developer{'s' if value != 1 else ''}" if qid == "team_size" else f"{qid}: {label}"
         if q.type == "yes_no":
-            return f"{_TOPICS.get(qid, qid.replace('_', ' ').capitalize())}: {label}"
+            return f"{explain.TOPICS.get(qid, qid.replace('_', ' ').capitalize())}: {label}"
         return label
 
     def _outcome_note(self, before: State, after: State) -> str:
@@ -431,13 +431,13 @@ class Consultations:
         label = explain.value_label(self.kb, q.id, value)
         if old is None:
             # An answer to a question other than the open one (set, a correction): confirm it.
-            return "" if q.id == before.next_question else f"Noted: {q.id.replace('_', ' ')} = {label}."
+            return "" if q.id == before.next_question else f"Noted: {explain.topic(q.id)} = {label}."
         if old == value:
             return ""
         old_label = explain.value_label(self.kb, q.id, old)
         if by.get(q.id) not in (None, user):
-            return f"The later answer wins: {q.id.replace('_', ' ')} is now {label} (it was {old_label})."
-        return f"Changed {q.id.replace('_', ' ')} from {old_label} to {label}."
+            return f"The later answer wins: {explain.topic(q.id)} is now {label} (it was {old_label})."
+        return f"Changed {explain.topic(q.id)} from {old_label} to {label}."
 
     def command(self, st: State, user: str, cmd: parsing.Command, *, event_id: str | None = None) -> list[Reply]:
         """Carry out a typed command in a consultation."""
@@ -643,7 +643,7 @@ class Consultations:
                          else f"Decision {decision.number} has answers this knowledge base no longer accepts.")
         before = self.advisor.recommend(answers, with_changes=False)
         after = self.advisor.recommend({**answers, q.id: value}, with_changes=False)
-        lines = [f"*What if {q.id.replace('_', ' ')} = {explain.value_label(self.kb, q.id, value)}* "
+        lines = [f"*What if {explain.topic(q.id)} = {explain.value_label(self.kb, q.id, value)}* "
                  f"(decision {decision.number}: {explain.fw_name(decision.framework)})",
                  f"Before: {explain.fw_name(before['recommendation'])} — {explain.ranking_text(before)}",
                  f"After: {explain.fw_name(after['recommendation'])} — {explain.ranking_text(after)}"]
@@ -656,12 +656,6 @@ class Consultations:
             if r["rule"] not in new_rules:
                 lines.append(f"• no longer fires: {r['text']} ({r['source']})")
         return Reply(kind="text", text="\n".join(lines), result=after)
-
-
-# Short names of yes/no questions for "Got it" lines (the prompt is too long to echo).
-_TOPICS = {"realtime": "Real-time", "one_language": "One language", "hiring": "Hiring", "needs_admin": "Admin",
-           "needs_forms": "Forms", "ml_integration": "ML integration", "performance_critical": "Performance critical",
-           "serverless": "Serverless"}
 
 
 def _typed_decide(text: str) -> bool:

@@ -944,7 +944,9 @@ class _Reader:
                 return f"That sounds like a number of teams. How many developers in all? {parsing.SKIP_HINT}"
             if counts["time"]:
                 return f"That sounds like a time span, not a head count. {_expected(q)} {parsing.SKIP_HINT}"
-        return parsing.parse_answer(q, self.text).message or f"I didn't catch that. {parsing.SKIP_HINT}"
+        # parse_answer may accept what the reader would not take here ("not performance critical" is
+        # no "no" to another question): say what the open question expects all the same.
+        return parsing.parse_answer(q, self.text).message or f"I didn't catch that. {_expected(q)} {parsing.SKIP_HINT}"
 
 
 _TEAM_WORDS = ("team", "we are", "were", "devs", "dev", "developers", "engineers", "folks", "people", "shop",

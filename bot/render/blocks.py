@@ -145,7 +145,7 @@ def recommendation(kb: KnowledgeBase, reply: Reply) -> dict:
     s = explain.summary(kb, result)
     note_lines = escape(reply.text).split("\n")
     blocks: list[dict] = []
-    head = f"Recommendation: {fw_name(rec)}" if rec else "No clear recommendation yet"
+    head, why, why_not = explain.titles(s, bool(result.get("done", True)))
     blocks.append({"type": "header", "text": {"type": "plain_text", "text": _cut(head, 150)}})
     if note_lines and note_lines[0] and not note_lines[0].startswith("*"):
         blocks.append(_d_context(note_lines[0]))
@@ -153,10 +153,10 @@ def recommendation(kb: KnowledgeBase, reply: Reply) -> dict:
     blocks.append(_d_section(f"*{escape(explain.lead_text(s))}*\n```" + escape("\n".join(explain.fit_lines(s)))
                              + "```"))
     if s["why"]:
-        blocks.append(_d_section(f"*Why {fw_name(s['top'])}*\n" + "\n".join(
+        blocks.append(_d_section(f"*{escape(why)}*\n" + "\n".join(
             f"• {escape(r['text'])} _({escape('from ' + explain.source_name(r['source']))})_" for r in s["why"])))
     if s["why_not"]:
-        blocks.append(_d_section("*Why not " + " or ".join(fw_name(fw) for fw in s["why_not"]) + "*\n" + "\n".join(
+        blocks.append(_d_section(f"*{escape(why_not)}*\n" + "\n".join(
             "• " + escape(explain.why_not_text(fw, item)) for fw, item in s["why_not"].items())))
     blocks.append(_d_section("*What would change it*\n" + "\n".join(
         "• " + escape(line) for line in explain.change_lines(kb, s))))

@@ -27,7 +27,7 @@ def value_label(kb: KnowledgeBase, qid: str, value: object) -> str:
 
 def because_text(kb: KnowledgeBase, because: dict) -> str:
     """'team size = 25, duration = Long'."""
-    return ", ".join(f"{q.replace('_', ' ')} = {value_label(kb, q, v)}" for q, v in because.items())
+    return ", ".join(f"{topic(q)} = {value_label(kb, q, v)}" for q, v in because.items())
 
 
 def options_text(question: Question) -> str:
@@ -71,12 +71,24 @@ def status(kb: KnowledgeBase, answers: dict, current: Question | None, result: d
     """Where a consultation stands: answers so far, the current leader, the open question."""
     lines = ["*Status*"]
     if answers:
-        lines += [f"• {q.replace('_', ' ')}: {value_label(kb, q, v)}" for q, v in answers.items()]
+        lines += [f"• {topic(q)}: {value_label(kb, q, v)}" for q, v in answers.items()]
     else:
         lines.append("• no answers yet")
     lines.append(f"Ranking so far: {ranking_text(result)}")
     lines.append(f"Open question: {current.prompt}" if current else "No open question.")
     return "\n".join(lines)
+
+
+# Short names of yes/no questions for "Got it" lines (the prompt is too long to echo).
+TOPICS = {"realtime": "Real-time", "one_language": "One language", "hiring": "Hiring", "needs_admin": "Admin",
+           "needs_forms": "Forms", "ml_integration": "ML integration", "performance_critical": "Performance critical",
+           "serverless": "Serverless"}
+
+
+def topic(qid: str) -> str:
+    """A question's name in running text ("real-time", "ML integration", "team size")."""
+    name = TOPICS.get(qid, qid.replace("_", " "))
+    return name if name[:2].isupper() else name[:1].lower() + name[1:]
 
 
 _TABLES = {"Python Flask Vs Django: A Tabular Comparison": "the Django–Flask table",
@@ -141,8 +153,22 @@ def lead_text(s: dict) -> str:
     ranking, label, margin = s["ranking"], s["lead"]["label"], s["lead"]["margin"]
     first, second = fw_name(ranking[0]["framework"]), fw_name(ranking[1]["framework"])
     if label == "none":
-        return f"No clear winner: {first} and {second} fit about equally ({margin:.2f} apart)."
+        if margin >= 0.02:  # a lead, but the best fit itself is too weak to recommend
+            return f"Even the best fit, {first}, is weak."  # the heading says "No clear winner"
+        return f"{first} and {second} fit about equally ({margin:.2f} apart)."
     return f"{LEAD_WORDS[label]}: {first} fits best, {margin:.2f} ahead of {second}."
+
+
+def titles(s: dict, done: bool = True) -> tuple[str, str, str]:
+    """The message's heading, and the titles of its for and against lists: "Recommendation: Flask",
+    "Why Flask", "Why not Django or Node.js"; without a winner, what speaks for the best fit and
+    against the others, under a heading that says whether more answers could settle it."""
+    rec, top = s["recommendation"], s["top"]
+    others = " or ".join(fw_name(fw) for fw in s["why_not"])
+    if rec:
+        return f"Recommendation: {fw_name(rec)}", f"Why {fw_name(rec)}", f"Why not {others}"
+    head = "No clear winner" if done else "No clear recommendation yet"
+    return head, f"What speaks for {fw_name(top)}", f"What speaks against {others}"
 
 
 def fit_lines(s: dict) -> list[str]:
@@ -166,7 +192,7 @@ def why_not_text(fw: str, item: dict) -> str:
 
 def change_text(kb: KnowledgeBase, c: dict) -> str:
     """'team size = 12 → Django'."""
-    return f"{c['question'].replace('_', ' ')} = {value_label(kb, c['question'], c['value'])} → " \
+    return f"{topic(c['question'])} = {value_label(kb, c['question'], c['value'])} → " \
            f"{fw_name(c['new_recommendation'])}"
 
 
@@ -176,7 +202,7 @@ def change_lines(kb: KnowledgeBase, s: dict, limit: int = 4) -> list[str]:
         return [change_text(kb, c) for c in s["changes"][:limit]]
     if s["pairs"]:
         return ["No single answer changes it; two together would:"] + [
-            " and ".join(f"{c['question'].replace('_', ' ')} = {value_label(kb, c['question'], c['value'])}"
+            " and ".join(f"{topic(c['question'])} = {value_label(kb, c['question'], c['value'])}"
                          for c in p["changes"]) + f" → {fw_name(p['new_recommendation'])}" for p in s["pairs"][:limit]]
     return ["No single answer change, nor any two together, would change the recommendation."]
 
@@ -185,14 +211,13 @@ def recommendation(kb: KnowledgeBase, result: dict, limit: int = 4) -> str:
     """The recommendation as text: lead and fits, why the winner, why not the others, what would change it,
     the add-ons to plan for."""
     s = summary(kb, result, limit)
-    rec, top = s["recommendation"], s["top"]
-    head = f"*Recommendation: {fw_name(rec)}*" if rec else "*No clear recommendation yet*"
-    lines = [head, lead_text(s), *fit_lines(s)]
+    head, why, why_not = titles(s, bool(result.get("done", True)))
+    lines = [f"*{head}*", lead_text(s), *fit_lines(s)]
     if s["why"]:
-        lines.append(f"*Why {fw_name(top)}*")
+        lines.append(f"*{why}*")
         lines += [f"• {r['text']} — from {source_name(r['source'])}" for r in s["why"]]
     if s["why_not"]:
-        lines.append("*Why not " + " or ".join(fw_name(fw) for fw in s["why_not"]) + "*")
+        lines.append(f"*{why_not}*")
         lines += ["• " + why_not_text(fw, item) for fw, item in s["why_not"].items()]
     lines.append("*What would change it*")
     lines += ["• " + line for line in change_lines(kb, s, limit)]
