@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 
 from bot.models import Decision
-from bot.render.explain import fw_name, value_label
+from bot.render.explain import LEAD_WORDS, fw_name, source_name, summary, value_label
 from knowledge.models import FRAMEWORKS, KnowledgeBase
 
 INDEX = "index.md"
@@ -105,9 +105,11 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None, *,
     lines += ["", "## Decision Outcome", "",
               f"Chosen option: \"{fw_name(d.framework)}\", because {rationale.rstrip('.') or 'the team chose it'}."]
     if d.recommendation:
+        lead = (result.get("lead") or {}).get("label")
         lines.append(f"The advisor recommended {fw_name(d.recommendation)}"
-                     + (f" with {round(ranking[d.recommendation]['confidence'] * 100)}% confidence."
-                        if d.recommendation in ranking else "."))
+                     + (f" with a fit of {round(ranking[d.recommendation]['confidence'] * 100)}%"
+                        if d.recommendation in ranking else "")
+                     + (f" ({LEAD_WORDS[lead].lower()})." if lead in ("clear", "narrow") else "."))
     else:
         lines.append("The advisor gave no clear recommendation.")
     if d.supersedes:
@@ -118,12 +120,12 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None, *,
         lines.append("It is a proposal: it takes effect when another decision-maker accepts it.")
     if d.status == "rejected":
         lines.append(f"The proposal was rejected by {_one_line(d.rejected_by or '')} on {(d.rejected_at or '')[:10]}.")
-    chosen = [r for r in reasons if r["framework"] == d.framework]
+    chosen = [r for r in reasons if r["framework"] == d.framework and r.get("counted", True)]
     if chosen:
         lines += ["", "### Consequences", ""]
         for r in chosen:
             word = "Good" if r["effect"] > 0 else "Bad"
-            lines.append(f"* {word}, because {r['text'].rstrip('.')} ({r['source']}).")
+            lines.append(f"* {word}, because {r['text'].rstrip('.')} (from {source_name(r['source'])}).")
     lines += ["", "### Confirmation", ""]
     if d.review_on:
         lines.append(f"Review on {d.review_on}: the decision-makers check that {fw_name(d.framework)} still fits "
@@ -140,17 +142,25 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None, *,
         lines += ["", "Check that the project adds what the chosen framework does not bring:", ""]
         lines += [f"* {c['package']}: {c['text']}" for c in caveats]
     lines += ["", "## Pros and Cons of the Options"]
-    for fw in FRAMEWORKS:
-        lines += ["", f"### {fw_name(fw)}", ""]
-        mine = [r for r in reasons if r["framework"] == fw]
+    # Grouped as the recommendation message is: the winner (or the best fit) first, then the others
+    # in the order they fit; each option's own evidence under its own name, restatements left out.
+    order = list(FRAMEWORKS)
+    if result.get("ranking"):
+        s = summary(kb, result)
+        order = [s["top"], *s["why_not"]]
+        order += [fw for fw in FRAMEWORKS if fw not in order]
+    for fw in order:
+        mark = " (recommended)" if fw == d.recommendation else ""
+        lines += ["", f"### {fw_name(fw)}{mark}", ""]
+        mine = [r for r in reasons if r["framework"] == fw and r.get("counted", True)]
         if fw in ranking:
-            lines.append(f"Confidence {round(ranking[fw]['confidence'] * 100)}% (score {ranking[fw]['score']}).")
+            lines.append(f"Fit {round(ranking[fw]['confidence'] * 100)}%.")
             lines.append("")
         if not mine:
-            lines.append("* Neutral, because no rule spoke for or against it.")
-        for r in mine:
+            lines.append("* Neutral, because nothing in the comparison spoke for or against it for these answers.")
+        for r in sorted(mine, key=lambda r: (r["effect"] < 0, -abs(r["effect"]))):
             word = "Good" if r["effect"] > 0 else "Bad"
-            lines.append(f"* {word}, because {r['text'].rstrip('.')} ({r['source']}; rule `{r['rule']}`).")
+            lines.append(f"* {word}, because {r['text'].rstrip('.')} (from {source_name(r['source'])}).")
     lines += ["", "## More Information", "",
               f"Recorded by Framework Advisor as decision {d.number}, knowledge version {d.knowledge_version}.", ""]
     return "\n".join(lines)
