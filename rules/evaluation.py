@@ -140,6 +140,8 @@ class Evaluation:
             out.append({
                 "rule": rid, "framework": rule.framework, "effect": rule.weight, "text": rule.text,
                 "source": self.source(rule.claims), "claims": list(rule.claims),
+                # every part of the comparison the rule rests on (`source` names the first)
+                "sources": list(dict.fromkeys(self.kb.source_of(c) for c in rule.claims)),
                 "because": e.because, "via": list(e.via),
                 # False: a stronger rule citing the same sentence counted instead (shown by `how` only).
                 "counted": rid in self.counted,
