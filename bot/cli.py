@@ -10,6 +10,7 @@ import atexit
 import getpass
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -342,6 +343,8 @@ def _show_resumed(service, c):
 def _show(reply) -> None:
     """Print a reply; after a recommendation, say how to record the decision."""
     click.echo(terminal.render(reply))
+    if reply.kind == "decision" and reply.decision is not None and reply.decision.review_on:
+        click.echo(f"Review on {reply.decision.review_on}: `framework-advisor decisions review` lists what is due.")
     if reply.kind == "recommendation":
         click.echo("\nRecord the decision in your own words, e.g. `let's go with it because ...` or "
                    "`we'll pick flask because ...` (or `quit`).")
@@ -511,18 +514,20 @@ def decisions_export(number: int | None, fmt: str, everything: bool, directory: 
         if fmt == "json":
             click.echo(json.dumps(d.model_dump(), ensure_ascii=False, indent=2))
         elif directory is None:
-            click.echo(madr.render(d, loader.default()))
+            click.echo(madr.render(d, loader.default(), reviews=store.reviews_of(team, d.number)))
         else:
-            _write_records(Path(directory), [d], loader.default(), with_index=False)
+            _write_records(Path(directory), [d], loader.default(), with_index=False,
+                           reviews={d.number: store.reviews_of(team, d.number)})
         return
     rows = list(store.all_decisions(team))
-    _write_records(Path(directory), rows, loader.default(), with_index=True)  # type: ignore[arg-type]
+    _write_records(Path(directory), rows, loader.default(), with_index=True,  # type: ignore[arg-type]
+                   reviews={d.number: store.reviews_of(team, d.number) for d in rows})
 
 
-def _write_records(directory: Path, rows: list, kb, *, with_index: bool) -> None:
+def _write_records(directory: Path, rows: list, kb, *, with_index: bool, reviews: dict) -> None:
     """Write each decision's MADR file (and the index), only where the bytes differ; report on stderr."""
     files = {d.number: madr.filename(d) for d in rows}
-    out = {files[d.number]: madr.render(d, kb, files=files) for d in rows}
+    out = {files[d.number]: madr.render(d, kb, files=files, reviews=reviews.get(d.number, ())) for d in rows}
     if with_index:
         out[madr.INDEX] = madr.index(rows)
     try:
@@ -558,6 +563,52 @@ def decisions_accept(number: int, user: str | None, reject: bool, db: str | None
     if reply.kind != "decision":
         _fail(terminal.plain(reply.text))
     click.echo(terminal.plain(reply.text))
+
+
+@decisions.command("review")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(0, 3650),
+              help="List the reviews due within this many days (overdue ones too).")
+@click.option("--confirm", "confirm_number", type=int, default=None, metavar="N",
+              help="Decision N is still the right choice: record the confirmation and set the next review.")
+@click.option("--later", "later_number", type=int, default=None, metavar="N",
+              help="Remind about decision N again in a week.")
+@click.option("--user", default=None, help="Who confirms (default: your login name).")
+@db_option
+@team_option
+def decisions_review(days: int, confirm_number: int | None, later_number: int | None, user: str | None,
+                     db: str | None, team: str) -> None:
+    """The decisions due for review, with what today's knowledge would advise; --confirm N or --later N."""
+    from bot.consultation import Consultations
+    from bot.reviews import Reviews, when
+
+    reviews = Reviews(Consultations(_store(db), _advisor()))
+    store = reviews.store
+    number = confirm_number or later_number
+    if number is not None:
+        if confirm_number and later_number:
+            _fail("decisions review: --confirm or --later, not both")
+        d = store.decision(team, number)
+        open_ = [r for r in store.reviews_of(team, number) if r.status in ("pending", "scheduled", "sent")]
+        if d is None or not open_:
+            _fail(f"decisions review: decision {number} has no review waiting; `decisions review` lists them")
+        who = user or _login()
+        text = reviews.confirm(open_[0], who) if confirm_number else reviews.snooze(open_[0], who)
+        click.echo(terminal.plain(re.sub(r"<@([^>|]+)>", r"\1", text)))
+        return
+    due = reviews.due(team, within_days=days)
+    if not due:
+        click.echo(f"No reviews due in the next {days} days.")
+        return
+    for r in due:
+        d = store.decision(team, r.decision_number)
+        if d is None:
+            continue
+        topic = f" for {d.topic}" if d.topic else ""
+        click.echo(f"{when(r.due_at)}  decision {d.number}: {explain.fw_name(d.framework)}{topic} ({d.status})")
+        drift = reviews.drift(d)
+        if drift:
+            click.echo(f"            {drift}")
+    click.echo("`decisions review --confirm N` records that one is still right; `--later N` asks again in a week.")
 
 
 @decisions.command("recheck")

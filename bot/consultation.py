@@ -216,6 +216,23 @@ class Consultations:
                                                self.advisor.version)
         return c, self.next_reply(self.state(team_id, c.id))
 
+    def prefill(self, team_id: str, consultation_id: int, user: str, answers: dict, note: str) -> Reply:
+        """Store earlier answers in a new consultation as one log entry (one `back` undoes them all) and
+        ask what is left. Answers today's questions no longer take are dropped; run again, it adds nothing."""
+        st = self.state(team_id, consultation_id)
+        valid = {}
+        for qid, value in answers.items():
+            try:
+                valid[qid] = validate_value(self.kb.question(qid), value)
+            except (AnswerError, KeyError):
+                continue
+        if valid and not st.log:
+            self.store.append(team_id, consultation_id, "answers", user, question=next(iter(valid)), value=valid,
+                              raw_text=note, event_id=f"prefill:{consultation_id}")
+            st = self.state(team_id, consultation_id)
+        filled = explain.because_text(self.kb, valid) if valid else "nothing"
+        return self.next_reply(st, f"{note}: {filled}. Change any of them with `actually ...`.")
+
     # -- re-deliveries ------------------------------------------------------------------------
     def redelivered(self, team_id: str, consultation_id: int, event_id: str | None) -> list[Reply] | None:
         """The reply owed to a delivery that was already stored, rebuilt; None when it is new.

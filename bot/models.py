@@ -80,6 +80,31 @@ class Decision(BaseModel):
     rejected_at: str | None = None
 
 
+ReviewStatus = Literal["pending", "scheduled", "sent", "confirmed", "revisited", "cancelled"]
+
+
+class Review(BaseModel):
+    """A decision's review reminder: due at `due_at` (epoch seconds), in the decision's thread.
+
+    pending -> scheduled (chat.scheduleMessage took it) -> sent (it is in the thread) -> confirmed
+    ("Still right") or revisited; "Remind me later" makes it pending again with a later due time;
+    a decision that is no longer in force cancels its reminder.
+    """
+
+    id: int
+    team_id: str
+    decision_number: int
+    channel: str
+    thread_ts: str | None = None
+    due_at: float
+    status: ReviewStatus
+    scheduled_id: str | None = None
+    message_ts: str | None = None
+    settled_by: str | None = None
+    settled_at: str | None = None
+    created_at: str
+
+
 # "chatter": a line that was neither an answer nor a command; Slack reacts to it, never replies.
 ReplyKind = Literal["question", "recommendation", "text", "clarify", "decision", "closed", "error", "chatter"]
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.models import Consultation, Decision, LogEntry
+from bot.models import Consultation, Decision, LogEntry, Review
 
 DEFAULT_DB = "~/.local/share/framework-advisor/framework-advisor.db"
 
@@ -135,7 +135,29 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX decisions_by_status ON decisions (team_id, status, number)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    # Review reminders: one row per reminder of a decision (a confirmation schedules the next one).
+    # The store is their source of truth; Slack's scheduled message is only the fast path.
+    db.execute("""CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY, team_id TEXT NOT NULL, decision_number INTEGER NOT NULL,
+        channel TEXT NOT NULL, thread_ts TEXT, due_at REAL NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+        scheduled_id TEXT, message_ts TEXT, settled_by TEXT, settled_at TEXT,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX reviews_due ON reviews (status, due_at)")
+    db.execute("CREATE INDEX reviews_by_decision ON reviews (team_id, decision_number)")
+    # Decisions recorded before with a review date get their reminder.
+    db.execute("INSERT INTO reviews (team_id, decision_number, channel, thread_ts, due_at, created_at, updated_at)"
+               " SELECT team_id, number, channel, thread_ts, CAST(strftime('%s', review_on || ' 09:00:00') AS REAL),"
+               " created_at, created_at FROM decisions WHERE review_on IS NOT NULL"
+               " AND status IN ('accepted', 'proposed')")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+
+
+def review_due_at(review_on: str) -> float:
+    """When a review date's reminder is due: 09:00 UTC that day (epoch seconds)."""
+    return datetime.fromisoformat(review_on).replace(hour=9, tzinfo=UTC).timestamp()
 
 
 class StoreError(Exception):
@@ -663,6 +685,10 @@ class Store:
                  json.dumps(_unique(consulted or [])), json.dumps(_unique(informed or [])), review_on,
                  int(bool(announce))])
             did = cur.lastrowid
+            if review_on:
+                db.execute("INSERT INTO reviews (team_id, decision_number, channel, thread_ts, due_at, created_at,"
+                           " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [team_id, number, channel, thread_ts, review_due_at(review_on), t, t])
             if status == "accepted":
                 self._supersede(db, team_id, did, channel, topic)
             if consultation_id is not None:
@@ -714,6 +740,66 @@ class Store:
                            " AND status = 'decided' AND NOT EXISTS (SELECT 1 FROM decisions WHERE consultation_id = ?"
                            " AND status IN ('proposed', 'accepted'))", [t, cid, team_id, cid])
         return self._decision("d.id = ?", [did])[0]
+
+    # -- review reminders ------------------------------------------------------------------------
+    _REVIEW_COLUMNS = ", ".join(Review.model_fields)
+
+    def _reviews(self, where: str, params: list, tail: str = "") -> list[Review]:
+        rows = self.db.execute(f"SELECT {self._REVIEW_COLUMNS} FROM reviews WHERE {where} {tail}", params).fetchall()
+        return [Review(**dict(zip(Review.model_fields, r, strict=True))) for r in rows]
+
+    def review(self, review_id: int) -> Review | None:
+        """One reminder by its id."""
+        found = self._reviews("id = ?", [review_id])
+        return found[0] if found else None
+
+    def reviews_of(self, team_id: str, number: int) -> list[Review]:
+        """A decision's reminders, oldest first."""
+        return self._reviews("team_id = ? AND decision_number = ?", [team_id, number], "ORDER BY id")
+
+    def reviews(self, team_id: str, *, before: float | None = None, open_only: bool = True,
+                limit: int = 50) -> list[Review]:
+        """This team's reminders, soonest first: the open ones (not yet settled), due before `before`."""
+        where, params = "team_id = ?", [team_id]
+        if open_only:
+            where += " AND status IN ('pending', 'scheduled', 'sent')"
+        if before is not None:
+            where += " AND due_at <= ?"
+            params.append(before)
+        return self._reviews(where, [*params, limit], "ORDER BY due_at, id LIMIT ?")
+
+    def reviews_to_schedule(self, now_s: float, horizon_s: float, limit: int = 100) -> list[Review]:
+        """Pending reminders of Slack threads due within the horizon (and not about to be due)."""
+        return self._reviews("status = 'pending' AND due_at > ? AND due_at <= ? AND channel GLOB '[CDG]*'",
+                             [now_s + 60, now_s + horizon_s, limit], "ORDER BY due_at LIMIT ?")
+
+    def reviews_overdue(self, now_s: float, limit: int = 100) -> list[Review]:
+        """Reminders of Slack threads whose time has come and that are not known to be in the thread."""
+        return self._reviews("status IN ('pending', 'scheduled') AND due_at <= ? AND channel GLOB '[CDG]*'",
+                             [now_s, limit], "ORDER BY due_at LIMIT ?")
+
+    def review_update(self, review_id: int, *, expect: tuple[str, ...] | None = None, **fields) -> bool:
+        """Set some fields of a reminder (only while its status is one of `expect`); True when it changed."""
+        allowed = {"status", "scheduled_id", "message_ts", "settled_by", "settled_at", "due_at"}
+        if not fields or not set(fields) <= allowed:
+            raise StoreError(f"cannot set {sorted(set(fields) - allowed)} of a review")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        sql, params = f"UPDATE reviews SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), now(), review_id]
+        if expect:
+            sql += f" AND status IN ({', '.join('?' for _ in expect)})"
+            params += list(expect)
+        return self._write1(sql, params).rowcount > 0
+
+    def add_review(self, team_id: str, number: int, due_at: float) -> Review | None:
+        """A new reminder for a decision (in its thread), e.g. the next one after a confirmation."""
+        d = self.decision(team_id, number)
+        if d is None:
+            return None
+        t = now()
+        cur = self._write1("INSERT INTO reviews (team_id, decision_number, channel, thread_ts, due_at, created_at,"
+                           " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [team_id, number, d.channel, d.thread_ts, due_at, t, t])
+        return self.review(cur.lastrowid)
 
     # (SQL expression, Decision field); the linked decisions are read by number, not by row id.
     _DECISION_FIELDS = (
@@ -971,6 +1057,8 @@ class Store:
                 " WHERE team_id = ?5 AND (decided_by = ?1 OR accepted_by = ?1 OR rejected_by = ?1"
                 " OR instr(decision_makers, ?3) OR instr(consulted, ?3) OR instr(informed, ?3))",
                 [user_id, replacement, q, gone, team_id]).rowcount
+            n += db.execute("UPDATE reviews SET settled_by = ? WHERE team_id = ? AND settled_by = ?",
+                            [replacement, team_id, user_id]).rowcount
             # Messages kept in the outbox mention people by id ("answered by <@U...>").
             n += db.execute("UPDATE outbox SET payload = replace(payload, ?, ?)"
                             " WHERE team_id = ? AND instr(payload, ?)",

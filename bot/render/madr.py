@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from bot.models import Decision
+from bot.models import Decision, Review
 from bot.render.explain import LEAD_WORDS, fw_name, source_name, summary, value_label
 from knowledge.models import FRAMEWORKS, KnowledgeBase
 
@@ -58,11 +58,12 @@ def _people(ids: Iterable[str]) -> str:
 
 
 def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None, *,
-           files: Mapping[int, str] | None = None) -> str:
+           files: Mapping[int, str] | None = None, reviews: Iterable[Review] = ()) -> str:
     """MADR 4: front matter, context, drivers, options, outcome, confirmation, pros and cons from the fired rules.
 
     `decided_by`: a display name for the one who recorded it (in decision-makers). `files`: decision
-    number -> file name, so the supersede links point at the other records.
+    number -> file name, so the supersede links point at the other records. `reviews`: the decision's
+    review reminders; the confirmations among them ("Still right") are listed under Confirmation.
     """
     result = d.result or {}
     reasons = result.get("reasons", [])
@@ -134,6 +135,10 @@ def render(d: Decision, kb: KnowledgeBase, decided_by: str | None = None, *,
     else:
         lines.append("No review date was set; `framework-advisor decisions recheck` lists the decisions whose "
                      "recommendation the current knowledge would change.")
+    for r in reviews:
+        if r.status == "confirmed" and r.settled_by:
+            lines.append(f"Reviewed on {(r.settled_at or '')[:10]} by {_one_line(r.settled_by)}: still the right "
+                         "choice.")
     if d.accepted_by:
         lines.append(f"Proposed by {_one_line(d.decided_by)} and accepted by {_one_line(d.accepted_by)} on "
                      f"{(d.accepted_at or '')[:10]}.")

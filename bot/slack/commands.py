@@ -168,7 +168,7 @@ def jobs(ctx: SlackContext) -> dict:
             return
         linked = {n: madr.filename(x) for n in (d.supersedes, d.superseded_by)
                   if n and (x := ctx.store.decision(p["team"], n)) is not None}
-        record = madr.render(d, ctx.kb, files=linked)
+        record = madr.render(d, ctx.kb, files=linked, reviews=ctx.store.reviews_of(p["team"], d.number))
         try:
             client.files_upload_v2(channel=p["channel"], thread_ts=p.get("thread_ts") or None, content=record,
                                    filename=madr.filename(d), title=madr.title(d),
@@ -187,7 +187,9 @@ def jobs(ctx: SlackContext) -> dict:
             else:
                 ctx.ephemeral(p["team"], p["command_channel"], p["user"], text, None, key=f"job:{row['id']}:refused")
 
-    return {START_JOB: run_start, EXPORT_JOB: run_export}
+    from bot.slack import reviews  # its jobs run in the same sender
+
+    return {START_JOB: run_start, EXPORT_JOB: run_export, **reviews.jobs(ctx)}
 
 
 def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row: dict | None = None) -> None:
@@ -236,6 +238,9 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row:
                                                     "was started.")
         return
     c, reply = ctx.service.start(team, channel, root_ts, user, topic)
+    if command.get("revisits"):  # [Revisit] on a review reminder: the decision's answers come filled in
+        reply = ctx.service.prefill(team, c.id, user, command.get("prefill") or {},
+                                    f"Filled in from decision {command['revisits']}")
     metrics.CONSULTATIONS_STARTED.inc()
     log.info("consultation started", extra={"team": team, "channel": channel, "consultation": c.id})
     ctx.send(team, channel, root_ts, [reply], key=f"start:{c.id}")

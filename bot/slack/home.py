@@ -1,4 +1,4 @@
-"""The App Home tab: the team's recent decisions, its open consultations, and a start button."""
+"""The App Home tab: reviews due, the team's recent decisions, its open consultations, a start button."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.render.blocks import decision_line, escape
+from bot.render.explain import fw_name
+from bot.reviews import Reviews, when
 from bot.slack.context import SlackContext
+
+REVIEWS_SHOWN = 10
 
 
 def view(ctx: SlackContext, team: str, user: str, im_channel: str | None) -> dict:
@@ -34,6 +38,17 @@ def view(ctx: SlackContext, team: str, user: str, im_channel: str | None) -> dic
             value=json.dumps({"ch": im_channel}))]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text="Or type `/framework start [topic]` in any channel I can join.")]))
+    due = Reviews(ctx.service).due(team)[:REVIEWS_SHOWN]
+    if due:
+        blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Reviews due*"))]
+        for r in due:
+            d = ctx.store.decision(team, r.decision_number)
+            if d is None:
+                continue
+            topic = f" for {escape(d.topic)}" if d.topic else ""
+            where = f" · <#{d.channel}>" if d.channel[:1] in "CDG" else ""
+            blocks.append(SectionBlock(text=MarkdownTextObject(
+                text=f"*{when(r.due_at)}* · decision {d.number}: {fw_name(d.framework)}{topic}{where}"[:2900])))
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Recent decisions*"))]
     if decisions:
         blocks += [SectionBlock(text=MarkdownTextObject(text=decision_line(d)[:2900])) for d in decisions]

@@ -218,6 +218,7 @@ def start(cfg, store: Store, host: str, port: int, *, outbox_process: bool = Tru
         built.ctx.worker = worker
     worker.start()
     threading.Thread(target=_idle_sweeper, args=(built,), name="idle", daemon=True).start()
+    threading.Thread(target=_review_sweeper, args=(built,), name="reviews", daemon=True).start()
     return Running(server, worker, socket_handler, built)
 
 
@@ -256,3 +257,15 @@ def _idle_sweeper(built) -> None:
         except Exception:  # noqa: BLE001 - try again next hour
             log.exception("idle sweep failed")
         time.sleep(IDLE_SWEEP_S)
+
+
+def _review_sweeper(built) -> None:
+    """Queue the review reminders that are due to be scheduled or delivered (every minute)."""
+    from bot.slack import reviews
+
+    while True:
+        try:
+            reviews.sweep(built.ctx)
+        except Exception:  # noqa: BLE001 - try again next minute
+            log.exception("review sweep failed")
+        time.sleep(reviews.SWEEP_S)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,8 +192,10 @@ def test_chat_runs_a_full_consultation_from_stdin(chatted) -> None:
     assert final["recommendation"] == "django"
     assert "Recommendation: Django" in out
     assert "Record the decision in your own words" in out
-    assert out.rstrip().endswith(
-        "Decision 1 recorded: Flask (the advisor recommended Django). Rationale: we already run it")
+    last = out.rstrip().splitlines()[-2:]
+    assert last[0] == "Decision 1 recorded: Flask (the advisor recommended Django). Rationale: we already run it"
+    assert re.fullmatch(r"Review on \d{4}-\d\d-\d\d: `framework-advisor decisions review` lists what is due\.",
+                        last[1])
     assert "Traceback" not in proc.stderr
 
 

@@ -215,3 +215,24 @@ def test_side_talk_and_commands_with_filler_in_the_terminal(db: str) -> None:
     assert "Skipped: What are you building" in out
     cid = left_open(result)
     assert answers_of(db, cid) == {}
+
+
+# -- decisions review --------------------------------------------------------------------------------
+def test_decisions_review_lists_what_is_due_and_records_a_confirmation(db: str) -> None:
+    chat(db, "--topic", "billing", stdin="1\n1\ndecide flask because we run it\n")
+    d = Store(db).decision("local", 1)
+    assert d.review_on  # every decision gets a review date (review_months from today by default)
+    assert run("decisions", "review", "--db", db, "--days", "1").stdout.startswith("No reviews due")
+    listed = run("decisions", "review", "--db", db, "--days", "400").stdout.splitlines()
+    assert listed[0] == f"{d.review_on}  decision 1: Flask for billing (accepted)"
+
+    done = run("decisions", "review", "--db", db, "--confirm", "1", "--user", "bob")
+    assert done.exit_code == 0 and done.stdout.startswith("Confirmed by bob on ")
+    reviews = Store(db).reviews_of("local", 1)
+    assert [(r.status, r.settled_by) for r in reviews] == [("confirmed", "bob"), ("pending", None)]
+    record = run("decisions", "export", "1", "--db", db).stdout
+    assert f"Reviewed on {reviews[0].settled_at[:10]} by bob: still the right choice." in record  # MADR Confirmation
+    later = run("decisions", "review", "--db", db, "--later", "1")
+    assert later.exit_code == 0 and "comes up again on" in later.stdout
+    missing = run("decisions", "review", "--db", db, "--confirm", "9")
+    assert missing.exit_code == 2 and "no review waiting" in missing.stderr

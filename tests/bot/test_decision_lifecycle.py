@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -130,12 +130,32 @@ def test_a_v3_database_opens_and_its_decisions_gain_the_new_fields(tmp_path: Pat
     db.conn.close()
 
     s = Store(path)
-    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     old, new = s.decision("TA", 1), s.decision("TA", 2)
     assert (old.superseded_by, new.supersedes) == (2, 1)
     assert old.decision_makers == ["U1"] and old.consulted == [] and old.review_on is None
     assert "No review date was set" in madr.render(old, KnowledgeBase.model_construct(questions=[]))
     assert [d.number for d in s.decisions("TA", status="superseded")] == [1]
+
+
+def test_a_v4_database_gains_a_reminder_for_each_decision_with_a_review_date(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    db = sqlite_utils.Database(path)
+    for step in MIGRATIONS[:4]:
+        step(db)
+    db.execute("PRAGMA user_version = 4")
+    for number, status, review_on in ((1, "accepted", "2027-03-01"), (2, "superseded", "2027-03-02"),
+                                      (3, "accepted", None)):
+        db.execute("INSERT INTO decisions (team_id, number, channel, thread_ts, topic, framework, status, decided_by,"
+                   " knowledge_version, created_at, review_on) VALUES ('TA', ?, 'C1', '1.1', 't', 'flask', ?, 'U1',"
+                   " 'kv', '2026-09-01T00:00:00+00:00', ?)", [number, status, review_on])
+    db.conn.commit()
+    db.conn.close()
+
+    s = Store(path)
+    (r,) = s.reviews("TA")  # only the decision in force with a review date
+    assert (r.decision_number, r.status, r.channel, r.thread_ts) == (1, "pending", "C1", "1.1")
+    assert r.due_at == datetime(2027, 3, 1, 9, tzinfo=UTC).timestamp()
 
 
 def test_forgetting_a_user_reaches_the_madr_lists(store: Store) -> None:

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,7 @@ from .spec import EXTRA_REQUIRED, load_spec, method_spec
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 40_000  # chat.postMessage: longer text is refused with msg_too_long
+SCHEDULE_LIMIT_S = 120 * 86400  # chat.scheduleMessage: post_at at most 120 days ahead (time_too_far)
 TRIGGER_TTL_S = 3.0  # a trigger_id opens a view within 3 s of the interaction, once
 TRIGGER_PREFIX = "fake-trigger."
 MAX_MESSAGE_BLOCKS = 50  # Slack's per-message block limit (views allow 100; View.validate_json checks)
@@ -161,6 +163,10 @@ class FakeSlackWebAPI:
         self._triggers: dict[str, float] = {}
         self._used_triggers: set[str] = set()
         self.opened_views: list[dict[str, Any]] = []
+        # chat.scheduleMessage: id -> what to post and when; `clock` is the fake's idea of now (tests
+        # move it to reach a review date months away), `deliver_scheduled` posts what is due.
+        self.scheduled: dict[str, dict[str, Any]] = {}
+        self.clock: Callable[[], float] = time.time
         self.oauth_response: dict[str, Any] = {
             "ok": True,
             "app_id": app_id,
@@ -560,6 +566,64 @@ class FakeSlackWebAPI:
         self._store(channel, message, params.get("thread_ts") or None)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
 
+    def _chat_schedule_message(self, request: _Request) -> dict[str, Any]:
+        params = request.params
+        channel = str(params["channel"])
+        content = self._message_content(params)
+        if not {"text", "blocks", "attachments"} & content.keys():
+            raise SlackError("no_text")
+        try:
+            post_at = int(params["post_at"])
+        except (KeyError, TypeError, ValueError):
+            raise SlackError("invalid_time") from None
+        now = self.clock()
+        if post_at <= now:
+            raise SlackError("time_in_past")
+        if post_at > now + SCHEDULE_LIMIT_S:
+            raise SlackError("time_too_far")
+        if channel in self.not_in_channel:
+            raise SlackError("not_in_channel")
+        sid = f"Q{next(self._ids):08d}"
+        self.scheduled[sid] = {"channel": channel, "thread_ts": params.get("thread_ts") or None, "post_at": post_at,
+                               "content": content, "date_created": int(now)}
+        return {"ok": True, "channel": channel, "scheduled_message_id": sid, "post_at": post_at,
+                "message": {"type": "delayed_message", "text": content.get("text", ""), "bot_id": self.bot_id,
+                            "user": self.bot_user_id, **({"blocks": content["blocks"]} if "blocks" in content else {})}}
+
+    def _chat_delete_scheduled_message(self, request: _Request) -> dict[str, Any]:
+        sid = str(request.params["scheduled_message_id"])
+        entry = self.scheduled.get(sid)
+        if entry is None or entry["channel"] != str(request.params["channel"]):
+            raise SlackError("invalid_scheduled_message_id")
+        del self.scheduled[sid]
+        return {"ok": True}
+
+    def _chat_scheduled_messages_list(self, request: _Request) -> dict[str, Any]:
+        channel = request.params.get("channel")
+        items = [{"id": sid, "channel_id": e["channel"], "post_at": e["post_at"], "date_created": e["date_created"],
+                  "text": e["content"].get("text", "")}
+                 for sid, e in sorted(self.scheduled.items()) if channel in (None, "", e["channel"])]
+        return {"ok": True, "scheduled_messages": items, "response_metadata": {"next_cursor": ""}}
+
+    def deliver_scheduled(self, now: float | None = None) -> int:
+        """Post the scheduled messages whose time has come (as Slack does at post_at); returns how many."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            due = [sid for sid, e in sorted(self.scheduled.items()) if e["post_at"] <= now]
+            for sid in due:
+                e = self.scheduled.pop(sid)
+                self._store(e["channel"], self._bot_message(copy.deepcopy(e["content"])), e["thread_ts"])
+            self._changed.notify_all()
+        return len(due)
+
+    def cancel_scheduled(self, sid: str | None = None) -> int:
+        """Drop scheduled messages as a workspace admin or a lost schedule would (all when `sid` is None)."""
+        with self._lock:
+            gone = [k for k in self.scheduled if sid in (None, k)]
+            for k in gone:
+                del self.scheduled[k]
+        return len(gone)
+
     def _chat_update(self, request: _Request) -> dict[str, Any]:
         params = request.params
         channel, ts = str(params["channel"]), str(params["ts"])
@@ -795,6 +859,9 @@ _METHODS = {
     "chat.update": FakeSlackWebAPI._chat_update,
     "chat.postEphemeral": FakeSlackWebAPI._chat_post_ephemeral,
     "chat.delete": FakeSlackWebAPI._chat_delete,
+    "chat.scheduleMessage": FakeSlackWebAPI._chat_schedule_message,
+    "chat.deleteScheduledMessage": FakeSlackWebAPI._chat_delete_scheduled_message,
+    "chat.scheduledMessages.list": FakeSlackWebAPI._chat_scheduled_messages_list,
     "reactions.add": FakeSlackWebAPI._reactions_add,
     "conversations.replies": FakeSlackWebAPI._conversations_replies,
     "conversations.history": FakeSlackWebAPI._conversations_history,
