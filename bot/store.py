@@ -152,7 +152,18 @@ def _v5(db: sqlite_utils.Database) -> None:
                " AND status IN ('accepted', 'proposed')")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    # Team polls: each member answers a consultation's questions on their own; one row per member.
+    db.execute("""CREATE TABLE polls (
+        id INTEGER PRIMARY KEY, team_id TEXT NOT NULL, consultation_id INTEGER NOT NULL REFERENCES consultations(id),
+        created_by TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', created_at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX polls_by_consultation ON polls (team_id, consultation_id)")
+    db.execute("""CREATE TABLE poll_answers (
+        poll_id INTEGER NOT NULL REFERENCES polls(id), user_id TEXT NOT NULL, answers TEXT NOT NULL,
+        created_at TEXT NOT NULL, PRIMARY KEY (poll_id, user_id))""")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def review_due_at(review_on: str) -> float:
@@ -801,6 +812,42 @@ class Store:
                            [team_id, number, d.channel, d.thread_ts, due_at, t, t])
         return self.review(cur.lastrowid)
 
+    # -- team polls -------------------------------------------------------------------------------
+    def create_poll(self, team_id: str, consultation_id: int, created_by: str) -> int:
+        """A poll on a consultation (the open one if it has one already); returns its id."""
+        with self.write() as db:
+            row = db.execute("SELECT id FROM polls WHERE team_id = ? AND consultation_id = ? AND status = 'open'",
+                             [team_id, consultation_id]).fetchone()
+            if row:
+                return row[0]
+            return db.execute("INSERT INTO polls (team_id, consultation_id, created_by, created_at)"
+                              " VALUES (?, ?, ?, ?)", [team_id, consultation_id, created_by, now()]).lastrowid
+
+    def poll(self, team_id: str, poll_id: int) -> dict | None:
+        """A poll of this team: {id, consultation_id, created_by, status, created_at}."""
+        row = self.db.execute("SELECT id, consultation_id, created_by, status, created_at FROM polls"
+                              " WHERE team_id = ? AND id = ?", [team_id, poll_id]).fetchone()
+        return dict(zip(("id", "consultation_id", "created_by", "status", "created_at"), row, strict=True)) \
+            if row else None
+
+    def save_poll_answers(self, team_id: str, poll_id: int, user_id: str, answers: dict) -> int:
+        """A member's own answers (a second submission replaces the first); returns how many have answered."""
+        with self.write() as db:
+            if db.execute("SELECT 1 FROM polls WHERE team_id = ? AND id = ?", [team_id, poll_id]).fetchone() is None:
+                raise StoreError("no such poll")
+            db.execute("INSERT INTO poll_answers (poll_id, user_id, answers, created_at) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (poll_id, user_id) DO UPDATE SET answers = excluded.answers,"
+                       " created_at = excluded.created_at", [poll_id, user_id, json.dumps(answers, sort_keys=True),
+                                                             now()])
+            return db.execute("SELECT COUNT(*) FROM poll_answers WHERE poll_id = ?", [poll_id]).fetchone()[0]
+
+    def poll_answers(self, team_id: str, poll_id: int) -> dict[str, dict]:
+        """Each member's answers to a poll of this team, by user id (in the order they answered)."""
+        rows = self.db.execute("SELECT a.user_id, a.answers FROM poll_answers a JOIN polls p ON p.id = a.poll_id"
+                               " WHERE p.team_id = ? AND a.poll_id = ? ORDER BY a.created_at, a.user_id",
+                               [team_id, poll_id]).fetchall()
+        return {u: json.loads(a) for u, a in rows}
+
     # (SQL expression, Decision field); the linked decisions are read by number, not by row id.
     _DECISION_FIELDS = (
         ("d.id", "id"), ("d.team_id", "team_id"), ("d.number", "number"), ("d.consultation_id", "consultation_id"),
@@ -1059,6 +1106,10 @@ class Store:
                 [user_id, replacement, q, gone, team_id]).rowcount
             n += db.execute("UPDATE reviews SET settled_by = ? WHERE team_id = ? AND settled_by = ?",
                             [replacement, team_id, user_id]).rowcount
+            n += db.execute("UPDATE polls SET created_by = ? WHERE team_id = ? AND created_by = ?",
+                            [replacement, team_id, user_id]).rowcount
+            n += db.execute("UPDATE OR REPLACE poll_answers SET user_id = ? WHERE user_id = ? AND poll_id IN"
+                            " (SELECT id FROM polls WHERE team_id = ?)", [replacement, user_id, team_id]).rowcount
             # Messages kept in the outbox mention people by id ("answered by <@U...>").
             n += db.execute("UPDATE outbox SET payload = replace(payload, ?, ?)"
                             " WHERE team_id = ? AND instr(payload, ?)",

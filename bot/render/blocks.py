@@ -168,7 +168,8 @@ def recommendation(kb: KnowledgeBase, reply: Reply) -> dict:
     blocks.append({"type": "actions", "block_id": "fa_decide", "elements": [
         _d_button(f"Adopt {fw_name(fw)}", f"fa_decide_{fw}", {"c": cid, "f": fw},
                   style="primary" if fw == rec else None) for fw in FRAMEWORKS] + [
-        _d_button("Why?", "fa_how", {"c": cid}), _d_button("What would change it?", "fa_changes", {"c": cid})]})
+        _d_button("Why?", "fa_how", {"c": cid}), _d_button("What would change it?", "fa_changes", {"c": cid}),
+        _d_button("Ask everyone", "fa_poll_start", {"c": cid})]})
     blocks.append(_d_context(escape(explain.FIT_NOTE) + " Or type `let's go with flask because ...`."))
     return {"text": _cut(escape(reply.text), TEXT_LIMIT), "blocks": blocks}
 

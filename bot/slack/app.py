@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
 from bot.consultation import Consultations
-from bot.slack import actions, commands, dialogs, events, reviews
+from bot.slack import actions, commands, dialogs, events, poll, reviews
 from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
 from bot.slack.keepalive import KeepAliveWebClient
@@ -156,4 +156,5 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
     actions.register(app, ctx)
     dialogs.register(app, ctx)
     reviews.register(app, ctx)
+    poll.register(app, ctx)
     return Built(app=app, ctx=ctx, worker=worker, installation_store=installation_store)

@@ -35,6 +35,8 @@ log = logging.getLogger("framework_advisor.commands")
 PAGE = 10
 USAGE = """*Framework Advisor* helps your team choose Django, Flask or Node.js, and remembers what you decided.
 • `/framework start [topic]`: start a consultation in this channel (questions come in a thread)
+• `/framework poll [topic]`: the same, and everyone answers on their own first: the result shows where the team \
+disagrees and whether it matters
 • `/framework history [status] [page]`: this team's decisions, newest first (e.g. `history superseded`)
 • `/framework show N` · `/framework export N`: one decision, or its decision record (MADR) as a file
 • `/framework compare [django|flask|node ...] [criterion]`: the comparison rows behind the rules
@@ -53,7 +55,7 @@ START_JOB = f"{JOB_PREFIX}start"
 # files.completeUploadExternal) runs in the outbox sender, not in the acknowledgement.
 EXPORT_JOB = f"{JOB_PREFIX}export"
 # What the start job needs from the slash command payload.
-START_FIELDS = ("team_id", "channel_id", "user_id", "text", "response_url")
+START_FIELDS = ("team_id", "channel_id", "user_id", "text", "response_url", "poll")
 BUSY = "The database is busy right now, so nothing was changed. Please try again in a few seconds."
 SORRY = "Sorry, I could not start the consultation; nothing was recorded. Please try again."
 
@@ -77,10 +79,12 @@ def register(app: App, ctx: SlackContext) -> None:
         # command a measurable share of its ack (bench, section ack).
         started = time.perf_counter()
         sub, rest = split(command.get("text") or "")
-        if sub in ("", "start"):
+        if sub in ("", "start", "poll"):
             ack()
             metrics.ACKED["command"].inc()
-            ctx.submit(queue_start, command, context.respond)
+            # `poll` starts the same way, then invites everyone to answer on their own (bot.slack.poll).
+            ctx.submit(queue_start, {**command, "poll": True} if sub == "poll" else command,
+                       context.respond)
             # Per-request lines are debug: at info, writing one cost a measurable share of every
             # ack (bench, section ack); /metrics counts acks and their latency.
             log.debug("command acknowledged", extra={"team": command.get("team_id"),
@@ -244,6 +248,10 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row:
     metrics.CONSULTATIONS_STARTED.inc()
     log.info("consultation started", extra={"team": team, "channel": channel, "consultation": c.id})
     ctx.send(team, channel, root_ts, [reply], key=f"start:{c.id}")
+    if command.get("poll"):
+        from bot.slack.poll import invite
+
+        invite(ctx, team, c.id, user, key=f"start:{c.id}")
 
 
 def _number(rest: str, usage: str) -> tuple[int | None, str]:

@@ -130,7 +130,7 @@ def test_a_v3_database_opens_and_its_decisions_gain_the_new_fields(tmp_path: Pat
     db.conn.close()
 
     s = Store(path)
-    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
     old, new = s.decision("TA", 1), s.decision("TA", 2)
     assert (old.superseded_by, new.supersedes) == (2, 1)
     assert old.decision_makers == ["U1"] and old.consulted == [] and old.review_on is None
