@@ -5,6 +5,7 @@ import pytest
 from knowledge import loader as _loader
 from rules import advisor as _advisor
 from tests.fakes.fixtures import fake_slack, fake_socket_mode, web_client  # noqa: F401
+from tests.pg import pg_cluster, pg_database, pg_url  # noqa: F401  (a real PostgreSQL: tests/pg.py)
 
 
 # -- core fixtures (knowledge base and advisor) ------------------------------------------------
