@@ -617,7 +617,8 @@ def decisions_review(days: int, confirm_number: int | None, later_number: int | 
 @click.option("--post", is_flag=True, help="Also queue a note in each drifted decision's Slack thread.")
 def decisions_recheck(db: str | None, team: str | None, post: bool) -> None:
     """Re-run every stored decision on the current knowledge; list those whose recommendation drifted."""
-    from bot.drift import queue_notices, recheck
+    from bot.drift import recheck
+    from bot.slack import drift_notices
 
     store = _store(db)
     drifted = recheck(store, _advisor(), team)
@@ -625,7 +626,7 @@ def decisions_recheck(db: str | None, team: str | None, post: bool) -> None:
         click.echo(json.dumps(row, ensure_ascii=False))
     click.echo(f"{len(drifted)} decision(s) would now get a different recommendation.", err=True)
     if post:
-        click.echo(f"{queue_notices(store, drifted)} note(s) queued for Slack.", err=True)
+        click.echo(f"{drift_notices.queue(store, drifted)} note(s) queued for Slack.", err=True)
 
 
 # -- knowledge -------------------------------------------------------------------------------------

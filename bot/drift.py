@@ -25,25 +25,3 @@ def recheck(store: Store, advisor: Advisor, team_id: str | None = None) -> list[
                             "old_recommendation": d.recommendation, "new_recommendation": new,
                             "old_version": d.knowledge_version, "new_version": advisor.version})
     return drifted
-
-
-def queue_notices(store: Store, drifted: list[dict]) -> int:
-    """Queue a thread message per drifted decision (a running `serve` sends it); returns how many."""
-    from bot.models import Reply
-    from bot.render.blocks import text_reply
-    from bot.render.explain import fw_name
-
-    n = 0
-    for row in drifted:
-        d = store.decision(row["team_id"], row["number"])
-        if d is None or d.team_id == "local":
-            continue
-        text = (f"Knowledge update {row['old_version']} → {row['new_version']}: decision {d.number} "
-                f"({fw_name(d.framework)}) was recommended {fw_name(row['old_recommendation'])}; with the current "
-                f"knowledge the advisor would recommend {fw_name(row['new_recommendation'])}. "
-                f"`/framework show {d.number}` to review it.")
-        key = f"drift:{d.team_id}:{d.number}:{row['new_version']}"
-        if store.outbox_enqueue(d.team_id, d.channel, "chat.postMessage", text_reply(Reply(kind="text", text=text)),
-                                thread_ts=d.thread_ts, dedupe_key=key) is not None:
-            n += 1
-    return n

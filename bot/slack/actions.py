@@ -21,8 +21,8 @@ from bot import metrics
 from bot.consultation import NOT_A_PARTICIPANT
 from bot.parsing import Command
 from bot.render import decide_view, explain
-from bot.slack.context import SlackContext
-from bot.slack.events import team_of
+from bot.slack import starting
+from bot.slack.context import SlackContext, team_of
 from bot.store import StoreBusy
 from knowledge.models import FRAMEWORKS
 
@@ -182,15 +182,10 @@ def open_dialog(ctx: SlackContext, client, body: dict, team: str, c, user: str, 
 
 
 def _home_start(ctx: SlackContext, client, team: str, user: str, value: dict, key: str) -> None:
-    """Start a consultation in the user's direct-message channel with the app."""
+    """Start a consultation in the user's direct-message channel with the app (the start job, as everywhere)."""
     channel = value.get("ch")
-    if not isinstance(channel, str) or not channel or ctx.store.event_seen(key, team):
-        return  # a re-delivered click must not open a second consultation
-    try:
-        root = client.chat_postMessage(channel=channel, text=f"Framework consultation started by <@{user}>")
-    except SlackApiError as e:
-        log.info("home start failed: %s", e.response.get("error"))
+    if not isinstance(channel, str) or not channel:
         return
-    c, reply = ctx.service.start(team, channel, root["ts"], user, "")
-    metrics.CONSULTATIONS_STARTED.inc()
-    ctx.send(team, channel, root["ts"], [reply], key=f"start:{c.id}")
+    # The click's identity keys the job: a re-delivered click must not open a second consultation.
+    starting.enqueue_start(ctx, {"team_id": team, "channel_id": channel, "user_id": user, "text": ""},
+                           dedupe_key=key)

@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
 from bot.consultation import Consultations
-from bot.slack import actions, commands, dialogs, events, poll, reviews
+from bot.slack import actions, commands, dialogs, events, poll, reviews, starting
 from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
 from bot.slack.keepalive import KeepAliveWebClient
@@ -86,6 +86,31 @@ def client_lookup(cfg: SlackConfig, installation_store: SQLite3InstallationStore
     return lookup
 
 
+def jobs(ctx: SlackContext) -> dict:
+    """Every outbox job of the app, which the senders run: starting a consultation, uploading a decision
+    record, scheduling and delivering review reminders."""
+    return {**starting.jobs(ctx), **commands.jobs(ctx), **reviews.jobs(ctx)}
+
+
+def installations(cfg: SlackConfig, store: Store) -> SQLite3InstallationStore | None:
+    """The OAuth installations (bot tokens per workspace), in the store's database; None in the other modes."""
+    if cfg.mode != "oauth":
+        return None
+    return SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
+
+
+def sender(cfg: SlackConfig, store: Store, service: Consultations | None = None, *,
+           installation_store: SQLite3InstallationStore | None = None, client: WebClient | None = None,
+           channel_interval: float = 1.0) -> tuple[OutboxWorker, SlackContext]:
+    """The outbox senders with every job, and the context they share with the listeners: what `serve`
+    runs in threads (via `build`) and the sender process runs alone (bot/slack/outbox_process.py)."""
+    worker = OutboxWorker(store, client_lookup(cfg, installation_store, client, store),
+                          channel_interval=channel_interval)
+    ctx = SlackContext(store=store, service=service or Consultations(store), cfg=cfg, worker=worker)
+    worker.jobs = jobs(ctx)
+    return worker, ctx
+
+
 @dataclass
 class Built:
     """The app and what runs beside it."""
@@ -108,7 +133,7 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
     service = service or Consultations(store)
     installation_store = None
     if cfg.mode == "oauth":
-        installation_store = SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
+        installation_store = installations(cfg, store)
         state_store = SQLite3OAuthStateStore(database=store.path, expiration_seconds=600)
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg), process_before_response=True,
                   installation_store=installation_store, request_verification_enabled=verify,
@@ -124,7 +149,8 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg, cfg.bot_token),
                   process_before_response=True, request_verification_enabled=verify)
 
-    client_for = client_lookup(cfg, installation_store, app.client, store)
+    worker, ctx = sender(cfg, store, service, installation_store=installation_store, client=app.client,
+                         channel_interval=channel_interval)
     seen: set[tuple] = set()
 
     @app.middleware
@@ -139,9 +165,6 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
             except Exception:  # noqa: BLE001 - the request itself must still be handled
                 log.warning("could not record the workspace's organisation", exc_info=True)
         next()
-    worker = OutboxWorker(store, client_for, channel_interval=channel_interval)
-    ctx = SlackContext(store=store, service=service, cfg=cfg, worker=worker)
-    worker.jobs = commands.jobs(ctx)
 
     @app.error
     def on_error(error, body) -> None:  # never a stack trace in Slack; log it without the payload

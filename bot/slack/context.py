@@ -7,16 +7,30 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.consultation import Consultations, replay
 from bot.models import Decision, Reply
 from bot.render import blocks, decide_view
 from bot.slack.config import SlackConfig
-from bot.slack.outbox import OutboxWorker
-from bot.slack.outbox_process import OutboxProcess
 from bot.store import Store
 
 log = logging.getLogger("framework_advisor.slack")
+
+
+def team_of(body: dict) -> str | None:
+    """The workspace id of an event or interaction payload."""
+    team = body.get("team_id") or body.get("team")
+    if isinstance(team, dict):
+        team = team.get("id")
+    return team or (body.get("event") or {}).get("team")
+
+
+class Waker(Protocol):
+    """What the listeners need of the outbox senders: to be told there is something to send."""
+
+    def wake(self) -> None:
+        """Send what was queued now rather than at the next poll."""
 
 
 def question_tag(consultation_id: int | None, question: str | None) -> str:
@@ -36,7 +50,7 @@ class SlackContext:
     store: Store
     service: Consultations
     cfg: SlackConfig
-    worker: OutboxWorker | OutboxProcess | None = None  # anything with wake()
+    worker: Waker | None = None  # the outbox senders (threads here, or their own process)
     # Work that runs after an ack (starting a consultation, button clicks).
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="work"))
 

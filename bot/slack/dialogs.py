@@ -17,8 +17,7 @@ from slack_bolt import App
 from bot import metrics
 from bot.consultation import NOT_A_PARTICIPANT
 from bot.render import decide_view
-from bot.slack.context import SlackContext
-from bot.slack.events import team_of
+from bot.slack.context import SlackContext, team_of
 from bot.store import StoreBusy
 
 log = logging.getLogger("framework_advisor.dialogs")

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from slack_bolt import App
 
 from bot import metrics
-from bot.slack import commands, home
-from bot.slack.context import SlackContext
+from bot.slack import commands, home, starting
+from bot.slack.context import SlackContext, team_of
 
 # The reaction on a thread message that was neither an answer nor a command.
 CHATTER_REACTION = "speech_balloon"
@@ -37,14 +37,6 @@ def ts_time(ts: str) -> str | None:
         return None
 
 
-def team_of(body: dict) -> str | None:
-    """The workspace id of an event or interaction payload."""
-    team = body.get("team_id") or body.get("team")
-    if isinstance(team, dict):
-        team = team.get("id")
-    return team or (body.get("event") or {}).get("team")
-
-
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -58,7 +50,7 @@ def register(app: App, ctx: SlackContext) -> None:
         command = {"team_id": team, "channel_id": channel, "user_id": user, "text": text, "response_url": None,
                    "event_id": event_id}
         if sub in ("", "start"):
-            commands.enqueue_start(ctx, command, dedupe_key=f"ev:{event_id}")
+            starting.enqueue_start(ctx, command, dedupe_key=f"ev:{event_id}")
             return
         try:
             reply = commands.answer(ctx, command, sub, rest)

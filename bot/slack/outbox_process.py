@@ -95,11 +95,8 @@ class OutboxProcess:
 def main() -> None:
     """The sender process: the configuration from the environment, wakes on stdin until it closes."""
     from bot import logs
-    from bot.consultation import Consultations
-    from bot.slack import commands, config
-    from bot.slack.app import client_lookup
-    from bot.slack.context import SlackContext
-    from bot.slack.outbox import OutboxWorker
+    from bot.slack import config
+    from bot.slack.app import installations, sender
     from bot.store import Store
 
     cfg = config.from_env()
@@ -108,14 +105,9 @@ def main() -> None:
     # can wait a few milliseconds. On a busy machine serve's requests then pre-empt the senders.
     os.nice(NICE)
     store = Store(os.environ["FRAMEWORK_ADVISOR_DB"])
-    installation_store = None
-    if cfg.mode == "oauth":
-        from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
-
-        installation_store = SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
-    worker = OutboxWorker(store, client_lookup(cfg, installation_store, ctx_store=store))
-    # The jobs (starting a consultation) open consultations and queue replies, as `serve` would.
-    worker.jobs = commands.jobs(SlackContext(store=store, service=Consultations(store), cfg=cfg, worker=worker))
+    # The same senders and jobs as `serve` builds (bot.slack.app.sender): the jobs open consultations
+    # and queue replies, as serve would.
+    worker, _ = sender(cfg, store, installation_store=installations(cfg, store))
     signal.signal(signal.SIGTERM, lambda signum, frame: os.close(0))  # ends the read loop below
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches serve, which stops us
     worker.start()

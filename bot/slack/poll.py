@@ -24,8 +24,7 @@ from bot import metrics
 from bot.consultation import NOT_A_PARTICIPANT
 from bot.poll import summarize
 from bot.render import poll_view
-from bot.slack.context import SlackContext
-from bot.slack.events import team_of
+from bot.slack.context import SlackContext, team_of
 from bot.store import StoreBusy
 
 log = logging.getLogger("framework_advisor.poll")

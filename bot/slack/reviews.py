@@ -24,9 +24,9 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.models import Decision, Review
 from bot.reviews import DELIVERY_GRACE_S, SCHEDULE_HORIZON_S, Reviews
-from bot.slack.context import SlackContext
-from bot.slack.events import team_of
+from bot.slack.context import SlackContext, team_of
 from bot.slack.outbox import JOB_PREFIX
+from bot.slack.starting import START_JOB
 
 log = logging.getLogger("framework_advisor.reviews")
 
@@ -201,8 +201,6 @@ def handle(ctx: SlackContext, reviews: Reviews, body: dict, action: dict, home_t
 
 def _revisit(ctx: SlackContext, reviews: Reviews, d: Decision, user: str, channel: str, key: str) -> None:
     """Open a new consultation in the channel with the decision's answers filled in (the start job)."""
-    from bot.slack.commands import START_JOB
-
     topic = f"revisit of decision {d.number}" + (f": {d.topic}" if d.topic else "")
     command = {"team_id": d.team_id, "channel_id": channel, "user_id": user, "text": f"start {topic}",
                "prefill": reviews.prefill(d), "revisits": d.number}

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.drift import queue_notices, recheck
+from bot.drift import recheck
+from bot.slack.drift_notices import queue as queue_notices
 from bot.store import Store
 from knowledge import loader
 from knowledge.diff import diff

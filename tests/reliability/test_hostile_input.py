@@ -2,7 +2,7 @@
 
 Unicode, emoji, control characters, 40 kB lines, Slack markup (`<!channel>`, `<@U123>`, `<https://x|y>`)
 and SQL fragments go through the same code the listeners run (`bot.slack.commands.answer` with a context
-built like bot/slack/app.py, `commands.start`, `Consultations.handle_text` + `SlackContext.send`, and the
+built like bot/slack/app.py, `starting.start`, `Consultations.handle_text` + `SlackContext.send`, and the
 bolt app itself via `app.dispatch`). Nothing may raise, every rendered payload must be valid Block Kit,
 and no Slack markup typed by a user may come back raw (it would ping @channel or a user).
 """
@@ -73,7 +73,7 @@ _TS = itertools.count(1)
 
 
 class StubClient:
-    """The slice of WebClient that `commands.start` uses (every message gets a new ts, like Slack's)."""
+    """The slice of WebClient that `starting.start` uses (every message gets a new ts, like Slack's)."""
 
     def __init__(self):
         self.posted = []
@@ -151,14 +151,14 @@ def test_slash_command_text(world, sub, rest):
 @settings(FUZZ, max_examples=300)
 @given(topic=st.one_of(line, long_line.map(lambda t: t[:4000])))
 def test_slash_command_start_topic(world, topic):
-    from bot.slack import commands
+    from bot.slack import starting
 
     ctx, _ = world
     COUNT["start"] += 1
     client, responses = StubClient(), []
     before = ctx.store.db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
     command = {"team_id": TEAM, "user_id": USER, "channel_id": CHANNEL + "S", "text": f"start {topic}"}
-    commands.start(ctx, client, lambda **kw: responses.append(kw), command, commands.split(f"start {topic}")[1])
+    starting.start(ctx, client, lambda **kw: responses.append(kw), command, starting.split(f"start {topic}")[1])
     for posted in client.posted + responses:
         assert_clean(posted, f"start {topic[:80]!r}")
         assert len(posted.get("text", "")) <= SLACK_MAX_TEXT
@@ -166,13 +166,13 @@ def test_slash_command_start_topic(world, topic):
 
 
 def test_a_very_long_topic_still_starts_a_consultation(world):
-    from bot.slack import commands
+    from bot.slack import starting
 
     ctx, _ = world
     client = StubClient()
     topic = "<" * 10_000
     command = {"team_id": TEAM, "user_id": USER, "channel_id": CHANNEL + "L", "text": f"start {topic}"}
-    commands.start(ctx, client, lambda **kw: None, command, topic)
+    starting.start(ctx, client, lambda **kw: None, command, topic)
     assert len(client.posted[0]["text"]) <= SLACK_MAX_TEXT
 
 

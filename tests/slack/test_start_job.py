@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.consultation import Consultations
-from bot.slack import commands
+from bot.slack import app, starting
 from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
 from bot.slack.keepalive import KeepAliveWebClient
@@ -29,11 +29,11 @@ def world(tmp_path, fake_slack: FakeSlackWebAPI):
 def _queue_start(store: Store, topic: str = "the shop") -> int:
     command = {"team_id": TEAM, "channel_id": CH, "user_id": "U0JOB", "text": f"start {topic}",
                "response_url": None}
-    return store.outbox_enqueue(TEAM, CH, commands.START_JOB, {"command": command})
+    return store.outbox_enqueue(TEAM, CH, starting.START_JOB, {"command": command})
 
 
 def _claim(store: Store) -> dict:
-    [row] = [r for r in store.outbox_claim(1e12, 30) if r["method"] == commands.START_JOB]
+    [row] = [r for r in store.outbox_claim(1e12, 30) if r["method"] == starting.START_JOB]
     return row
 
 
@@ -44,7 +44,7 @@ def _roots(fake: FakeSlackWebAPI) -> list:
 def test_the_job_posts_the_root_opens_the_consultation_and_queues_the_first_question(world, fake_slack) -> None:
     ctx, client, store = world
     job_id = _queue_start(store)
-    commands.jobs(ctx)[commands.START_JOB](client, _claim(store))
+    app.jobs(ctx)[starting.START_JOB](client, _claim(store))
     [root] = _roots(fake_slack)
     assert root.params["text"] == "Framework consultation started by <@U0JOB>: the shop"
     assert root.param("metadata")["event_payload"]["outbox_id"] == job_id
@@ -58,7 +58,7 @@ def test_a_job_run_again_after_a_crash_finds_its_root_and_doubles_nothing(world,
     ctx, client, store = world
     _queue_start(store)
     row = _claim(store)
-    run = commands.jobs(ctx)[commands.START_JOB]
+    run = app.jobs(ctx)[starting.START_JOB]
     run(client, row)
     # The sender died before marking the row done: its lease ran out and another sender claims it.
     run(client, {**row, "attempts": row["attempts"] + 1})
@@ -71,7 +71,7 @@ def test_a_job_run_again_after_a_crash_finds_its_root_and_doubles_nothing(world,
 def test_the_worker_runs_jobs_and_marks_them_done(world, fake_slack) -> None:
     ctx, client, store = world
     job_id = _queue_start(store)
-    worker = OutboxWorker(store, lambda team: client, jobs=commands.jobs(ctx))
+    worker = OutboxWorker(store, lambda team: client, jobs=app.jobs(ctx))
     ctx.worker = worker
     assert worker.run_once() == 1  # the job
     assert store.outbox_row(job_id)["status"] == "sent"
