@@ -22,7 +22,9 @@ from rules.advisor import Advisor
 from rules.advisor import default as default_advisor
 from rules.answers import AnswerError, validate_value
 
-MAX_TEXT = 4000
+MAX_TEXT = parsing.MAX_ANSWER_CHARS  # one limit for every typed line
+# How much of a topic is kept (the root message says the same).
+TOPIC_LIMIT = 200
 IDLE_DAYS = 7
 MAX_RATIONALE = 2000
 # A decision's review date, in months, when knowledge/settings.toml does not say (`review_months`).
@@ -212,7 +214,7 @@ class Consultations:
         """
         c = self.store.consultation_by_thread(team_id, channel, thread_ts)
         if c is None:
-            c = self.store.create_consultation(team_id, channel, thread_ts, user, topic.strip()[:200],
+            c = self.store.create_consultation(team_id, channel, thread_ts, user, topic.strip()[:TOPIC_LIMIT],
                                                self.advisor.version)
         return c, self.next_reply(self.state(team_id, c.id))
 
@@ -457,47 +459,64 @@ class Consultations:
         return f"Changed {explain.topic(q.id)} from {old_label} to {label}."
 
     def command(self, st: State, user: str, cmd: parsing.Command, *, event_id: str | None = None) -> list[Reply]:
-        """Carry out a typed command in a consultation."""
-        team, cid = st.consultation.team_id, st.consultation.id
-        current = self.kb.question(st.next_question) if st.next_question else None
-        if cmd.name == "why":
-            if current is None and st.done:  # after the recommendation, "why" is about the winner
-                return [Reply(kind="text", text=explain.why_winner(self.kb, self.full_result(st)))]
-            return [Reply(kind="text", text=explain.why(self.kb, current))]
-        if cmd.name == "how":
-            return [Reply(kind="text", text=explain.how(self.kb, st.result))]  # type: ignore[arg-type]
-        if cmd.name == "status":
-            return [Reply(kind="text", text=explain.status(self.kb, st.answers, current, st.result))]  # type: ignore
-        if cmd.name == "help":
-            return [Reply(kind="text", text=HELP_THREAD)]
-        if cmd.name == "decide":
-            return [self.decide(team, cid, user, cmd.framework, cmd.rationale or "", typed=cmd.value,
-                                event_id=event_id)]
-        if cmd.name == "cancel":
-            return [self.cancel(team, cid, user)]
-        if cmd.name == "quit":
-            return [Reply(kind="text", text="Bye. The consultation stays open; come back any time.")]
-        if st.consultation.status != "open":
+        """Carry out a typed command in a consultation (see `THREAD_COMMANDS`)."""
+        entry = THREAD_COMMANDS.get(cmd.name)
+        if entry is None:
+            return [Reply(kind="clarify", text=HELP_THREAD)]
+        method, open_only = entry
+        if open_only and st.consultation.status != "open":
             return [self.closed_reply(st.consultation)]
-        if cmd.name == "back":
-            if not replay(self.store.log(team, cid))[3]:
-                return [Reply(kind="clarify", text="There is nothing to undo yet.")]
-            if self.store.append(team, cid, "undo", user, event_id=event_id) is None:
-                return self.redelivered(team, cid, event_id) or []
-            return [self.next_reply(self.state(team, cid), "Undone.")]
-        if cmd.name == "skip":
-            if current is None:
-                return [Reply(kind="clarify", text="There is no open question to skip.")]
-            if self.store.append(team, cid, "skip", user, question=current.id, event_id=event_id) is None:
-                return self.redelivered(team, cid, event_id) or []
-            return [self.next_reply(self.state(team, cid), f"Skipped: {current.prompt}")]
-        if cmd.name == "restart":
-            if self.store.append(team, cid, "restart", user, event_id=event_id) is None:
-                return self.redelivered(team, cid, event_id) or []
-            return [self.next_reply(self.state(team, cid), "Starting over: all answers cleared.")]
-        if cmd.name == "set":
-            return self._set(st, user, cmd, event_id)
-        return [Reply(kind="clarify", text=HELP_THREAD)]
+        return getattr(self, method)(st, user, cmd, event_id)
+
+    def _current(self, st: State) -> Question | None:
+        return self.kb.question(st.next_question) if st.next_question else None
+
+    def _cmd_why(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        current = self._current(st)
+        if current is None and st.done:  # after the recommendation, "why" is about the winner
+            return [Reply(kind="text", text=explain.why_winner(self.kb, self.full_result(st)))]
+        return [Reply(kind="text", text=explain.why(self.kb, current))]
+
+    def _cmd_how(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        return [Reply(kind="text", text=explain.how(self.kb, st.result))]  # type: ignore[arg-type]
+
+    def _cmd_status(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        return [Reply(kind="text", text=explain.status(self.kb, st.answers, self._current(st), st.result))]  # type: ignore
+
+    def _cmd_help(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        return [Reply(kind="text", text=HELP_THREAD)]
+
+    def _cmd_decide(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        return [self.decide(st.consultation.team_id, st.consultation.id, user, cmd.framework, cmd.rationale or "",
+                            typed=cmd.value, event_id=event_id)]
+
+    def _cmd_cancel(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        return [self.cancel(st.consultation.team_id, st.consultation.id, user)]
+
+    def _cmd_quit(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        return [Reply(kind="text", text="Bye. The consultation stays open; come back any time.")]
+
+    def _cmd_back(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        team, cid = st.consultation.team_id, st.consultation.id
+        if not replay(self.store.log(team, cid))[3]:
+            return [Reply(kind="clarify", text="There is nothing to undo yet.")]
+        if self.store.append(team, cid, "undo", user, event_id=event_id) is None:
+            return self.redelivered(team, cid, event_id) or []
+        return [self.next_reply(self.state(team, cid), "Undone.")]
+
+    def _cmd_skip(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        team, cid, current = st.consultation.team_id, st.consultation.id, self._current(st)
+        if current is None:
+            return [Reply(kind="clarify", text="There is no open question to skip.")]
+        if self.store.append(team, cid, "skip", user, question=current.id, event_id=event_id) is None:
+            return self.redelivered(team, cid, event_id) or []
+        return [self.next_reply(self.state(team, cid), f"Skipped: {current.prompt}")]
+
+    def _cmd_restart(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
+        team, cid = st.consultation.team_id, st.consultation.id
+        if self.store.append(team, cid, "restart", user, event_id=event_id) is None:
+            return self.redelivered(team, cid, event_id) or []
+        return [self.next_reply(self.state(team, cid), "Starting over: all answers cleared.")]
 
     def _set(self, st: State, user: str, cmd: parsing.Command, event_id: str | None) -> list[Reply]:
         ids = {q.id for q in self.kb.questions}
@@ -673,6 +692,14 @@ class Consultations:
             if r["rule"] not in new_rules:
                 lines.append(f"• no longer fires: {r['text']} ({r['source']})")
         return Reply(kind="text", text="\n".join(lines), result=after)
+
+
+# A typed command -> (its method, whether the consultation must still be open). A new thread command is
+# one method and one entry here (its words are in parsing's command grammar).
+THREAD_COMMANDS = {"why": ("_cmd_why", False), "how": ("_cmd_how", False), "status": ("_cmd_status", False),
+                   "help": ("_cmd_help", False), "decide": ("_cmd_decide", False), "cancel": ("_cmd_cancel", False),
+                   "quit": ("_cmd_quit", False), "back": ("_cmd_back", True), "skip": ("_cmd_skip", True),
+                   "restart": ("_cmd_restart", True), "set": ("_set", True)}
 
 
 def _typed_decide(text: str) -> bool:

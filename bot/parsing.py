@@ -689,7 +689,7 @@ _SIMPLE_COMMANDS: dict[str, str] = {
     # "stop" only leaves (quit keeps the consultation open); cancelling must be said explicitly.
     "cancel": "cancel", "abort": "cancel", "stop": "quit",
 }
-_FRAMEWORK_ALIASES = {
+FRAMEWORK_ALIASES = {
     "django": "django", "flask": "flask", "node": "node", "nodejs": "node", "node.js": "node",
     "node js": "node", "express": "node", "expressjs": "node", "express.js": "node",
 }
@@ -746,12 +746,12 @@ def _decide(m: re.Match[str]) -> Command:
     """Build a decide command (framework None when missing or not one we rank)."""
     fw_text = (m.group("fw") or "").strip(_EDGE_PUNCT)
     rest = m.group("rest") or ""
-    framework = _FRAMEWORK_ALIASES.get(re.sub(r"\s+", " ", fw_text.lower()))
+    framework = FRAMEWORK_ALIASES.get(re.sub(r"\s+", " ", fw_text.lower()))
     if framework is None and " " in fw_text:
         # "decide flask js..." captured a trailing "js" that belongs to the rationale.
         first, tail = fw_text.split(None, 1)
-        if first.lower() in _FRAMEWORK_ALIASES:
-            framework, rest = _FRAMEWORK_ALIASES[first.lower()], " " + tail + rest
+        if first.lower() in FRAMEWORK_ALIASES:
+            framework, rest = FRAMEWORK_ALIASES[first.lower()], " " + tail + rest
     if framework is None:
         return Command(name="decide", value=(fw_text + rest).strip(_EDGE_PUNCT) or None)
     b = _BECAUSE.match(rest)

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.models import DECISION_STATUSES
+from bot.parsing import FRAMEWORK_ALIASES
 from bot.render import blocks, decide_view, explain, madr
 from bot.render.blocks import escape
 from bot.slack.context import SlackContext
@@ -152,66 +153,104 @@ def _number(rest: str, usage: str) -> tuple[int | None, str]:
 
 
 def answer(ctx: SlackContext, command: dict, sub: str, rest: str) -> str:
-    """The ephemeral text for a subcommand other than start."""
-    team, user = command["team_id"], command["user_id"]
-    store = ctx.store
-    if sub in ("help", "?"):
-        return USAGE
-    if sub == "history":
-        page, status = 1, None
-        for word in rest.lower().split():
-            if word in DECISION_STATUSES and status is None:
-                status = word
-            elif re.fullmatch(r"[0-9]{1,9}", word) and int(word) >= 1 and page == 1:  # isdigit() accepts "²"
-                page = int(word)
-            else:
-                return HISTORY_USAGE
-        return history(ctx, team, page, command.get("team_domain"), status)
-    if sub in ("show", "export", "whatif"):
-        usage = USAGES[sub]
-        n, tail = _number(rest, usage)
-        if n is None:
-            return tail
-        m = re.match(r"^([a-z_]+)\s*=\s*(.+)$", tail.strip(), re.DOTALL)
-        if sub == "whatif" and not m:
-            return f"{usage}, e.g. `/framework whatif 3 team_size=40`."
-        d = store.decision(team, n)
-        if d is None:
-            return f"There is no decision {n} in this workspace. See `/framework history`."
-        if sub == "export":
-            return export(ctx, command, d)
-        if sub == "whatif":
-            return escape(ctx.service.whatif(d, m.group(1), m.group(2).strip()).text)  # type: ignore[union-attr]
-        body = [blocks.decision_line(d, command.get("team_domain")), f"*Rationale:* {escape(d.rationale)}"]
-        context = decide_view.decision_context(d)
-        if d.supersedes or d.superseded_by:
-            context += "".join(f" · {word} decision {x}" for word, x in (("supersedes", d.supersedes),
-                                                                       ("superseded by", d.superseded_by)) if x)
-        body.append(f"_{context}_")
-        if d.answers:
-            body.append("*Answers:* " + escape(explain.because_text(ctx.kb, d.answers)))
-        if d.result:
-            body.append(escape(explain.recommendation(ctx.kb, d.result)))
-        return "\n".join(body)
-    if sub == "compare":
-        return compare(ctx, rest)
-    if sub == "cancel":
-        n, _ = _number(rest, "Usage: `/framework cancel N`")
-        if n is None:
-            return _
-        c = store.consultation_by_number(team, n)
-        if c is None:
-            return f"There is no consultation {n} in this workspace."
-        reply = ctx.service.cancel(team, c.id, user)
-        if reply.kind == "closed" and c.status == "open":
-            ctx.send(team, c.channel, c.thread_ts, [reply], key=f"cancel:{c.id}")
-        return escape(reply.text)
-    if sub == "forget":
-        if rest.lower() != "me":
-            return "Usage: `/framework forget me` removes your name from this team's records."
-        n = store.forget_user(team, user)
-        return f"Done: your name was removed from {n} record(s). The decisions themselves are kept."
-    return f"I don't know the subcommand `{escape(sub[:40])}`.\n\n{USAGE}"
+    """The ephemeral text for a subcommand other than start and poll (see `SUBCOMMANDS`)."""
+    handler = SUBCOMMANDS.get(sub)
+    if handler is None:
+        return f"I don't know the subcommand `{escape(sub[:40])}`.\n\n{USAGE}"
+    return handler(ctx, command, rest)
+
+
+def _help(ctx: SlackContext, command: dict, rest: str) -> str:
+    return USAGE
+
+
+def _history(ctx: SlackContext, command: dict, rest: str) -> str:
+    page, status = 1, None
+    for word in rest.lower().split():
+        if word in DECISION_STATUSES and status is None:
+            status = word
+        elif re.fullmatch(r"[0-9]{1,9}", word) and int(word) >= 1 and page == 1:  # isdigit() accepts "²"
+            page = int(word)
+        else:
+            return HISTORY_USAGE
+    return history(ctx, command["team_id"], page, command.get("team_domain"), status)
+
+
+def _decision_of(ctx: SlackContext, command: dict, rest: str, sub: str):
+    """(decision, the rest of the text) for `show N`, `export N`, `whatif N ...`; or (None, what to say)."""
+    n, tail = _number(rest, USAGES[sub])
+    if n is None:
+        return None, tail
+    d = ctx.store.decision(command["team_id"], n)
+    if d is None:
+        return None, f"There is no decision {n} in this workspace. See `/framework history`."
+    return d, tail
+
+
+def _show(ctx: SlackContext, command: dict, rest: str) -> str:
+    d, tail = _decision_of(ctx, command, rest, "show")
+    if d is None:
+        return tail
+    body = [blocks.decision_line(d, command.get("team_domain")), f"*Rationale:* {escape(d.rationale)}"]
+    context = decide_view.decision_context(d)
+    if d.supersedes or d.superseded_by:
+        context += "".join(f" · {word} decision {x}" for word, x in (("supersedes", d.supersedes),
+                                                                   ("superseded by", d.superseded_by)) if x)
+    body.append(f"_{context}_")
+    if d.answers:
+        body.append("*Answers:* " + escape(explain.because_text(ctx.kb, d.answers)))
+    if d.result:
+        body.append(escape(explain.recommendation(ctx.kb, d.result)))
+    return "\n".join(body)
+
+
+def _export(ctx: SlackContext, command: dict, rest: str) -> str:
+    d, tail = _decision_of(ctx, command, rest, "export")
+    return tail if d is None else export(ctx, command, d)
+
+
+def _whatif(ctx: SlackContext, command: dict, rest: str) -> str:
+    n, tail = _number(rest, USAGES["whatif"])
+    if n is None:
+        return tail
+    m = re.match(r"^([a-z_]+)\s*=\s*(.+)$", tail.strip(), re.DOTALL)
+    if not m:
+        return f"{USAGES['whatif']}, e.g. `/framework whatif 3 team_size=40`."
+    d, tail = _decision_of(ctx, command, rest, "whatif")
+    if d is None:
+        return tail
+    return escape(ctx.service.whatif(d, m.group(1), m.group(2).strip()).text)
+
+
+def _compare(ctx: SlackContext, command: dict, rest: str) -> str:
+    return compare(ctx, rest)
+
+
+def _cancel(ctx: SlackContext, command: dict, rest: str) -> str:
+    n, usage = _number(rest, "Usage: `/framework cancel N`")
+    if n is None:
+        return usage
+    team = command["team_id"]
+    c = ctx.store.consultation_by_number(team, n)
+    if c is None:
+        return f"There is no consultation {n} in this workspace."
+    reply = ctx.service.cancel(team, c.id, command["user_id"])
+    if reply.kind == "closed" and c.status == "open":
+        ctx.send(team, c.channel, c.thread_ts, [reply], key=f"cancel:{c.id}")
+    return escape(reply.text)
+
+
+def _forget(ctx: SlackContext, command: dict, rest: str) -> str:
+    if rest.lower() != "me":
+        return "Usage: `/framework forget me` removes your name from this team's records."
+    n = ctx.store.forget_user(command["team_id"], command["user_id"])
+    return f"Done: your name was removed from {n} record(s). The decisions themselves are kept."
+
+
+# Subcommand -> its handler: a new subcommand is one function and one line here (and one in USAGE).
+# `start` and `poll` are not here: they acknowledge at once and queue their work (bot.slack.starting).
+SUBCOMMANDS = {"help": _help, "?": _help, "history": _history, "show": _show, "export": _export,
+               "whatif": _whatif, "compare": _compare, "cancel": _cancel, "forget": _forget}
 
 
 def history(ctx: SlackContext, team: str, page: int, team_domain: str | None, status: str | None = None) -> str:
@@ -260,7 +299,7 @@ def compare(ctx: SlackContext, rest: str) -> str:
         words = shlex.split(rest.lower())
     except ValueError:
         words = rest.lower().split()
-    aliases = {"django": "django", "flask": "flask", "node": "node", "nodejs": "node", "node.js": "node"}
+    aliases = FRAMEWORK_ALIASES  # the same names a typed `decide X` takes
     wanted = {aliases[w] for w in words if w in aliases}
     criterion = " ".join(w for w in words if w not in aliases).strip()
     kb = ctx.kb

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
+from bot.consultation import TOPIC_LIMIT
 from bot.render.blocks import escape
 from bot.slack import poll
 from bot.slack.context import SlackContext
@@ -94,7 +95,7 @@ def start(ctx: SlackContext, client, respond, command: dict, topic: str, *, row:
     raised to the outbox, which runs the job again after Slack's Retry-After.
     """
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
-    topic = topic.strip()[:200]  # what the store keeps; the root message says the same
+    topic = topic.strip()[:TOPIC_LIMIT]  # what the store keeps; the root message says the same
     title = f": {escape(topic)}" if topic else ""
     text = f"Framework consultation started by <@{user}>{title}"
 
