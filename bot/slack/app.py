@@ -18,6 +18,7 @@ from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
@@ -61,7 +62,7 @@ def web_client(cfg: SlackConfig, token: str | None = None) -> WebClient:
                               retry_handlers=[NotSentRetryHandler(max_retry_count=2)])
 
 
-def client_lookup(cfg: SlackConfig, installation_store: SQLite3InstallationStore | None = None,
+def client_lookup(cfg: SlackConfig, installation_store: InstallationStore | None = None,
                   client: WebClient | None = None, ctx_store: Store | None = None) -> Callable[[str], WebClient | None]:
     """team id -> the Web API client to send with (None when the workspace has no token).
 
@@ -92,15 +93,49 @@ def jobs(ctx: SlackContext) -> dict:
     return {**starting.jobs(ctx), **commands.jobs(ctx), **reviews.jobs(ctx)}
 
 
-def installations(cfg: SlackConfig, store: Store) -> SQLite3InstallationStore | None:
-    """The OAuth installations (bot tokens per workspace), in the store's database; None in the other modes."""
+def _postgres(store: Store) -> bool:
+    return str(store.path).startswith(("postgresql://", "postgres://"))
+
+
+def _sqlalchemy_engine(url: str):
+    """A SQLAlchemy engine on the store's PostgreSQL database, through psycopg 3 (the store's driver)."""
+    from sqlalchemy import create_engine
+
+    return create_engine(url.replace("postgres://", "postgresql://", 1).replace("postgresql://",
+                                                                              "postgresql+psycopg://", 1),
+                         pool_pre_ping=True)
+
+
+def installations(cfg: SlackConfig, store: Store) -> InstallationStore | None:
+    """The OAuth installations (bot tokens per workspace), in the store's database; None in the other modes.
+
+    SQLite: slack_sdk's SQLite3InstallationStore in the same file. PostgreSQL: slack_sdk's
+    SQLAlchemyInstallationStore on the same database, so every replica sees every installation.
+    """
     if cfg.mode != "oauth":
         return None
+    if _postgres(store):
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+        pg = SQLAlchemyInstallationStore(client_id=cfg.client_id, engine=_sqlalchemy_engine(store.path))
+        pg.create_tables()  # CREATE TABLE IF NOT EXISTS: every replica may run it
+        return pg
     return SQLite3InstallationStore(database=store.path, client_id=cfg.client_id)
 
 
+def oauth_states(store: Store):
+    """Where the OAuth flow keeps its one-time states (10 minutes), beside the installations."""
+    if _postgres(store):
+        from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+        states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=_sqlalchemy_engine(store.path))
+        states.create_tables()
+        return states
+    return SQLite3OAuthStateStore(database=store.path, expiration_seconds=600)
+
+
 def sender(cfg: SlackConfig, store: Store, service: Consultations | None = None, *,
-           installation_store: SQLite3InstallationStore | None = None, client: WebClient | None = None,
+           installation_store: InstallationStore | None = None, client: WebClient | None = None,
            channel_interval: float = 1.0) -> tuple[OutboxWorker, SlackContext]:
     """The outbox senders with every job, and the context they share with the listeners: what `serve`
     runs in threads (via `build`) and the sender process runs alone (bot/slack/outbox_process.py)."""
@@ -118,7 +153,7 @@ class Built:
     app: App
     ctx: SlackContext
     worker: OutboxWorker
-    installation_store: SQLite3InstallationStore | None = None
+    installation_store: InstallationStore | None = None
 
 
 def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, *,
@@ -134,7 +169,7 @@ def build(cfg: SlackConfig, store: Store, service: Consultations | None = None, 
     installation_store = None
     if cfg.mode == "oauth":
         installation_store = installations(cfg, store)
-        state_store = SQLite3OAuthStateStore(database=store.path, expiration_seconds=600)
+        state_store = oauth_states(store)
         app = App(signing_secret=cfg.signing_secret, client=web_client(cfg), process_before_response=True,
                   installation_store=installation_store, request_verification_enabled=verify,
                   oauth_settings=OAuthSettings(client_id=cfg.client_id, client_secret=cfg.client_secret,
