@@ -50,12 +50,31 @@ def request(route: str, status: str):
     return REQUESTS.labels(route=route, status=status)
 
 
-def render() -> bytes:
-    """The metrics in Prometheus text format (of every process of this `serve`, in multiprocess mode)."""
+def replica_id() -> str:
+    """This replica's name in /metrics and /healthz: $FRAMEWORK_ADVISOR_REPLICA, else host:pid of serve."""
+    import os
+    import socket
+
+    return os.environ.get("FRAMEWORK_ADVISOR_REPLICA") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def render(replica: str | None = None, database: str | None = None) -> bytes:
+    """The metrics in Prometheus text format (of every process of this `serve`, in multiprocess mode).
+
+    With `replica`, an info line says which replica (and which database kind) these counts are of, so
+    the replicas of one deployment can be told apart when their metrics are put side by side.
+    """
     if MULTIPROCESS:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+        out = generate_latest(registry)
+    else:
+        out = generate_latest(REGISTRY)
+    if replica:
+        info = (f"# HELP framework_advisor_replica_info The replica these metrics are of.\n"
+                f"# TYPE framework_advisor_replica_info gauge\n"
+                f'framework_advisor_replica_info{{replica="{replica}",database="{database or "sqlite"}"}} 1.0\n')
+        out += info.encode()
+    return out

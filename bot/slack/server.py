@@ -49,6 +49,9 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
     checks the signature, so a forged request with a malformed body would get a 500 and a
     logged traceback instead of a 401.
     """
+    # Which database and which replica: /healthz and /metrics say so when several replicas share one.
+    database = "postgresql" if str(store.path).startswith(("postgresql://", "postgres://")) else "sqlite"
+    replica = metrics.replica_id()
     slack_paths = {"/slack/events", "/slack/install", "/slack/oauth_redirect"}
     if slack_handler is not None and not signing_secret:
         # bolt trusts this check (app.build(verified_upstream=True)): never serve Slack unverified.
@@ -62,10 +65,11 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
         if path == "/healthz" and method in ("GET", "HEAD"):
             ok = store.healthy()  # proves a write could be made now (rolled back), 503 if not
             metrics.request("/healthz", "200" if ok else "503").inc()
+            body = {"ok": ok, "database": database, "replica": replica}
             return _respond(start_response, "200 OK" if ok else "503 Service Unavailable",
-                            json.dumps({"ok": ok}).encode(), "application/json")
+                            json.dumps(body).encode(), "application/json")
         if path == "/metrics" and method == "GET":
-            return _respond(start_response, "200 OK", metrics.render(), "text/plain; version=0.0.4")
+            return _respond(start_response, "200 OK", metrics.render(replica, database), "text/plain; version=0.0.4")
         if slack_handler is not None and path in slack_paths:
             if path == "/slack/events" and method == "POST":
                 refusal = _refuse(environ, verifier)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -95,7 +96,9 @@ def test_body_over_one_mib_is_413(bot: Bot) -> None:
 
 def test_healthz_and_metrics(bot: Bot) -> None:
     status, body = http_get(bot.url + "/healthz")
-    assert status == 200 and body == b'{"ok": true}'
+    health = json.loads(body)
+    assert status == 200 and health["ok"] is True and health["database"] == "sqlite"
+    assert re.fullmatch(r".+:\d+", health["replica"])  # host:pid of this serve
     assert http_get(bot.url + "/nothing-here")[0] == 404
 
     # Something to count: a refused request and a command.
@@ -113,6 +116,7 @@ def test_healthz_and_metrics(bot: Bot) -> None:
     assert re.search(r'framework_advisor_requests_total\{route="/slack/events",status="401"\} [1-9]', text)
     assert re.search(r'framework_advisor_requests_total\{route="/slack/events",status="200"\} [1-9]', text)
     assert re.search(r'framework_advisor_requests_total\{route="/healthz",status="200"\} [1-9]', text)
+    assert f'framework_advisor_replica_info{{replica="{health["replica"]}",database="sqlite"}} 1.0' in text
     assert re.search(r'framework_advisor_acks_total\{kind="command"\} [1-9]', text)
 
 
