@@ -46,7 +46,8 @@ from bench.common import (
     wait_http,
 )
 
-SECTIONS = ("ack", "engine", "scale", "threads", "threads2", "backlog", "history", "startup")
+SECTIONS = ("ack", "engine", "scale", "threads", "threads2", "threads_pg", "threads_pg3", "backlog", "history",
+            "startup")
 RESULTS = ROOT / "bench" / "results.json"
 TEAM = "T0FAKE001"  # the team the signing helpers and the fake use
 
@@ -377,23 +378,56 @@ def child_scale(quick: bool) -> dict:
 # ====================================================================================================
 # 4. Thread answers under load
 # ====================================================================================================
-def section_threads(ctx: dict, procs: int = 1) -> dict:
+def _connect(db: str):
+    """A read connection to a store's database for the figures: a SQLite file or a PostgreSQL URL."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        return psycopg.connect(db, autocommit=True)
+    return sqlite3.connect(db, timeout=30)
+
+
+def _postgres(ctx: dict) -> str | None:
+    """A fresh database on the run's private PostgreSQL cluster (started on first use), or None without one."""
+    if "pg" not in ctx:
+        try:
+            from tests.pg import private_cluster
+
+            ctx["pg_cm"] = private_cluster()
+            ctx["pg"] = ctx["pg_cm"].__enter__()
+        except Exception as e:  # noqa: BLE001 - no server here: the section says so instead of its figures
+            ctx["pg"] = None
+            ctx["pg_error"] = f"{type(e).__name__}: {e}"
+    if ctx["pg"] is None:
+        return None
+    from tests.pg import fresh_database
+
+    return fresh_database(ctx["pg"].url)
+
+
+def section_threads(ctx: dict, procs: int = 1, backend: str = "sqlite") -> dict:
     """300 open consultations, then 200 signed thread answers/s for 30 s; ack, reply, queueing, lost answers.
 
     With procs=2 the same load is spread over two `serve` processes sharing one database (what a
-    load balancer in front of two processes does), to show how far a second core takes it.
+    load balancer in front of two processes does), to show how far a second core takes it. With
+    backend="postgresql" the processes share a PostgreSQL database instead (replicas), in the same run.
     """
     from tests.fakes.signing import event_body, slash_command_body
 
     c, tmp, fake = ctx["counts"], ctx["tmp"], ctx["fake"]
     n_cons, rate, secs = c["load_cons"], c["load_rate"], c["load_s"]
     fake.reset()
-    db = fresh_db(f"{tmp}/threads{procs}.db")
-    started = [start_serve(fake.url, db, f"{tmp}/serve-threads{procs}-{i}.log") for i in range(procs)]
+    db = _postgres(ctx) if backend == "postgresql" else fresh_db(f"{tmp}/threads{procs}.db")
+    label = ("threads" if procs == 1 else f"threads x{procs} serve") + (" on PostgreSQL" if backend != "sqlite"
+                                                                       else "")
+    if db is None:
+        print(f"[bench] {label}: skipped, no PostgreSQL ({ctx.get('pg_error')})", file=sys.stderr)
+        return {"skipped": ctx.get("pg_error")}
+    started = [start_serve(fake.url, db, f"{tmp}/serve-threads{procs}-{backend}-{i}.log") for i in range(procs)]
     serves, ports = [s for s, _ in started], [p for _, p in started]
     port = ports[0]  # consultations are opened through the first process
-    label = "threads" if procs == 1 else f"threads x{procs} serve"
-    res: dict = {"consultations": n_cons, "target_rate": rate, "seconds": secs, "serve_processes": procs}
+    res: dict = {"consultations": n_cons, "target_rate": rate, "seconds": secs, "serve_processes": procs,
+                 "database": backend}
     try:
         # The answer scripts (what each thread will type) are computed in a child process meanwhile.
         scripts_proc = subprocess.Popen([PY, "-m", "bench.run", "--child", "scripts"] + (["--quick"] if ctx["quick"]
@@ -488,7 +522,7 @@ def section_threads(ctx: dict, procs: int = 1) -> dict:
 
         # Replies: outbox row id (in the message metadata) -> the event that queued it -> the fake's call time.
         drain_deadline = time.perf_counter() + c["drain_s"]
-        con = sqlite3.connect(db, timeout=30)
+        con = _connect(db)
         by_id: dict[int, str] = {}
         while True:
             for oid, key in con.execute("SELECT id, dedupe_key FROM outbox WHERE method = 'chat.postMessage' AND "
@@ -862,10 +896,12 @@ def table(rows: list[dict]) -> str:
 
 RUNNERS = {"backlog": section_backlog,
            "ack": section_ack, "engine": section_engine, "scale": section_scale, "threads": section_threads,
-           "threads2": lambda ctx: section_threads(ctx, procs=2), "history": section_history,
-           "startup": section_startup}
+           "threads2": lambda ctx: section_threads(ctx, procs=2),
+           "threads_pg": lambda ctx: section_threads(ctx, procs=1, backend="postgresql"),
+           "threads_pg3": lambda ctx: section_threads(ctx, procs=3, backend="postgresql"),
+           "history": section_history, "startup": section_startup}
 CHILDREN = {"engine": child_engine, "scale": child_scale, "history": child_history, "scripts": child_scripts}
-NEEDS_FAKE = {"ack", "threads", "threads2", "backlog", "startup"}
+NEEDS_FAKE = {"ack", "threads", "threads2", "threads_pg", "threads_pg3", "backlog", "startup"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -912,6 +948,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if fake is not None:
                 fake.close()
+            if ctx.get("pg_cm") is not None:
+                ctx["pg_cm"].__exit__(None, None, None)
     total = time.perf_counter() - started
     results = {"quick": args.quick, "sections_run": only, "total_s": total, "section_s": timings,
                "other_processes": noise, "loadavg_before": load_before,
