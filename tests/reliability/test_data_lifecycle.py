@@ -116,7 +116,7 @@ def two_teams(tmp_path):
                 c, reply = service.start(team, f"C0F{n}", f"{n}.5", starter, f"forget topic {n}")
                 ctx.send(team, c.channel, c.thread_ts, [reply], key=f"start:{c.id}")
                 for k, (who, text) in enumerate([(starter, "a web app"), (other, "about 30 of us"),
-                                                 (starter, "large"), (other, "for years")]):
+                                                 (starter, "mostly python"), (other, "for years")]):
                     ctx.send(team, c.channel, c.thread_ts,
                              service.handle_text(team, c.id, who, text, event_id=f"EvF{n}{k}"), key=f"ev:EvF{n}{k}")
                 service.decide(team, c.id, other, "django", f"rationale {n}")
@@ -146,7 +146,8 @@ def _forget_me(app, team: str, user: str) -> str:
 def test_forget_me_removes_the_user_from_that_team_only_and_keeps_the_decisions(two_teams):
     db = two_teams["db"]
     mine = _mentions(db, A, "U0ONE")
-    # Every scripted line is stored: "for years" answers the duration while the team language is open.
+    # Every scripted line is stored: "about 30 of us" answers the team size while the team's language is open,
+    # "mostly python" that language, and "for years" the duration while the flexibility is open.
     assert mine == {"consultations": 1, "answers": 4, "decisions": 1}
     other_team, kept = snapshot(db, B), _decisions_without_who(db, A)
     two_before = _mentions(db, A, "U0TWO")

@@ -10,6 +10,7 @@ The outbox sends about one message per second per channel, so every test uses it
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -57,6 +58,15 @@ BUTTON = {"app_type": "static_site", "team_size": 2, "project_size": "small", "d
           "needs_admin": "no", "needs_forms": "no", "database": "relational", "flexibility": "freedom",
           "ml_integration": "no", "performance_critical": "no", "serverless": "no"}
 
+# One line answering, for a web app, every question the advisor asks before the team size (since the knowledge
+# change of issue 14 it is asked last), so that a test can have the team size open.
+BEFORE_TEAM_SIZE = ("a web app, mostly python devs, we want freedom, a small project, no realtime, postgres, no admin, "
+                    "no ml, our own servers, short term, senior devs, not hiring")
+BEFORE_TEAM_SIZE_ANSWERS = {"app_type": "web_app", "team_language": "python", "flexibility": "freedom",
+                            "project_size": "small", "realtime": "no", "database": "relational", "needs_admin": "no",
+                            "ml_integration": "no", "serverless": "no", "duration": "short",
+                            "experience": "experienced", "hiring": "no"}
+
 _ts_lock = threading.Lock()
 _last_ts = [0.0]
 _ids = itertools.count(1)
@@ -78,6 +88,18 @@ def outbox_texts(ctx, method: str) -> list[str]:
     """The `text` of every queued call of one Web API method, oldest first."""
     rows = ctx.store.db.execute("SELECT payload FROM outbox WHERE method = ? ORDER BY id", [method]).fetchall()
     return [json.loads(r[0])["text"] for r in rows]
+
+
+@functools.cache
+def _advisor():
+    from rules.advisor import default
+
+    return default()
+
+
+def next_question(answers: dict[str, Any]) -> str | None:
+    """The question the advisor asks after `answers` (the bot runs the same knowledge base)."""
+    return _advisor().recommend(dict(answers), with_changes=False)["next_question"]
 
 
 def free_port() -> int:

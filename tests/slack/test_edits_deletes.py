@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.slack.helpers import ALICE, BOB, TEAM, Bot, now_ts, unique
+from tests.slack.helpers import ALICE, BOB, TEAM, Bot, next_question, now_ts, unique
 
 
 def _changed(bot: Bot, ch: str, thread: str, ts: str, old: str, new: str, user: str = ALICE) -> int:
@@ -26,23 +26,23 @@ def test_an_edited_answer_replaces_it_and_a_deleted_one_is_withdrawn(bot: Bot) -
     root, _ = bot.start(ch, "edits")
     cid = bot.consultation_id(ch, root.ts)
     bot.say(ch, root.ts, "a web app")
-    assert bot.next_post(ch, 2).question == "team_size"
+    assert bot.next_post(ch, 2).question == next_question({"app_type": "web_app"}) == "team_language"
     ts = now_ts()
-    bot.say(ch, root.ts, "just 2 of us", ts=ts)
-    bot.next_post(ch, 3)
+    bot.say(ch, root.ts, "mostly python", ts=ts)
+    assert bot.next_post(ch, 3).question == next_question({"app_type": "web_app", "team_language": "python"})
 
-    assert _changed(bot, ch, root.ts, ts, "just 2 of us", "we are 12 people") == 200
+    assert _changed(bot, ch, root.ts, ts, "mostly python", "mostly JS devs") == 200
     changed = bot.next_post(ch, 4)
-    assert changed.text.startswith("Changed team size from 2 to 12."), changed.text
+    assert changed.text.startswith("Changed team language from Python to JavaScript."), changed.text
     last = bot.store().log(TEAM, cid)[-1]
-    assert (last.question, last.value, last.raw_text) == ("team_size", 12, "we are 12 people")
+    assert (last.question, last.value, last.raw_text) == ("team_language", "javascript", "mostly JS devs")
 
-    assert _deleted(bot, ch, root.ts, ts, "we are 12 people") == 200
+    assert _deleted(bot, ch, root.ts, ts, "mostly JS devs") == 200
     withdrawn = bot.next_post(ch, 5)
-    assert withdrawn.text.startswith("Withdrawn: the answer to team size"), withdrawn.text
+    assert withdrawn.text.startswith("Withdrawn: the answer to team language"), withdrawn.text
     log = bot.store().log(TEAM, cid)
     assert log[-1].kind == "withdraw"
-    assert "we are 12 people" not in [e.raw_text for e in log]  # the deleted words are erased
+    assert "mostly JS devs" not in [e.raw_text for e in log]  # the deleted words are erased
 
 
 def test_edits_of_other_messages_and_of_other_people_do_nothing(bot: Bot) -> None:
@@ -62,4 +62,4 @@ def test_a_file_shared_with_a_comment_answers(bot: Bot) -> None:
     root, first = bot.start(ch, "files")
     assert bot.say(ch, root.ts, "a web app, see the mockups", subtype="file_share",
                    files=[{"id": "F0MOCK", "name": "mockups.png"}]) == 200
-    assert bot.next_post(ch, 2).question == "team_size"
+    assert bot.next_post(ch, 2).question == next_question({"app_type": "web_app"})

@@ -11,6 +11,7 @@ from tests.slack.helpers import (
     assert_contract,
     block_texts,
     everything_sent,
+    next_question,
     unique,
     wait_until,
 )
@@ -28,8 +29,8 @@ def test_user_text_is_escaped_in_every_message(bot: Bot) -> None:
     assert root.text == f"Framework consultation started by <@{ALICE}>: {TOPIC_ESCAPED}"
 
     bot.say(ch, root.ts, "<!channel> a static site & <@U123>")
-    assert bot.next_post(ch, 2).question == "team_size"
-    bot.say(ch, root.ts, "<!everyone> <@U123> & <#C123|general>")  # not a number: a clarification
+    assert bot.next_post(ch, 2).question == next_question({"app_type": "static_site"})
+    bot.say(ch, root.ts, "<!everyone> <@U123> & <#C123|general>")  # no answer: a clarification
     assert bot.next_post(ch, 3).text.startswith("I didn't catch")
     bot.say(ch, root.ts, "set team_size=<!channel>")
     bot.next_post(ch, 4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.slack.config import from_env
 from bot.slack.server import start
 from bot.store import Store
@@ -10,10 +12,12 @@ from tests.slack.helpers import (
     ALICE,
     BOB,
     BOT_TOKEN,
+    BUTTON,
     TEAM,
     TYPED,
     button_for,
     http_get,
+    next_question,
     now_ts,
     posts_in,
     unique,
@@ -53,21 +57,25 @@ def test_socket_mode_consultation(tmp_path) -> None:
             envelope = ws.send_envelope("events_api", event_payload(event, event_id=unique("Ev")))
             assert ws.wait_for_ack(envelope).payload is None
             second = wait_posts_in(fake, ch, 3)[2]
-            assert second.question == "team_size" and second.thread_ts == root.ts
+            asked = {"app_type": "static_site"}
+            q2 = next_question(asked)
+            assert q2 is not None and second.question == q2 and second.thread_ts == root.ts
 
             # A button click (interactive) advances too.
-            action_id, value = button_for(second.params, 2)
+            action_id, value = button_for(second.params, BUTTON[q2])
+            assert value["q"] == q2
             click = {"type": "block_actions", "user": {"id": BOB}, "team": {"id": TEAM}, "api_app_id": fake.app_id,
                      "channel": {"id": ch}, "container": {"type": "message", "message_ts": second.ts,
                                                           "channel_id": ch},
                      "message": {"ts": second.ts, "thread_ts": root.ts, "text": ""},
                      "response_url": fake.response_url("actions"), "trigger_id": "1.2.3",
-                     "actions": [{"type": "button", "action_id": action_id, "block_id": "fa_q_team_size",
-                                  "value": f'{{"c":{value["c"]},"q":"team_size","v":2}}', "action_ts": now_ts()}]}
+                     "actions": [{"type": "button", "action_id": action_id, "block_id": f"fa_q_{q2}",
+                                  "value": json.dumps(value, separators=(",", ":")), "action_ts": now_ts()}]}
             envelope = ws.send_envelope("interactive", click)
             ws.wait_for_ack(envelope)
             third = wait_posts_in(fake, ch, 4)[3]
-            assert third.question not in (None, "app_type", "team_size")
+            assert third.question == next_question({**asked, q2: BUTTON[q2]})
+            assert third.question not in (None, "app_type", q2)
 
             # Subcommands answer in the ack itself.
             envelope = ws.send_envelope("slash_commands", slash_command_payload(
@@ -77,7 +85,7 @@ def test_socket_mode_consultation(tmp_path) -> None:
             c = store.consultation_by_thread(TEAM, ch, root.ts)
             log = store.log(TEAM, c.id)
             assert [(e.question, e.value, e.user_id) for e in log] == [
-                ("app_type", "static_site", ALICE), ("team_size", 2, BOB)]
+                ("app_type", "static_site", ALICE), (q2, BUTTON[q2], BOB)]
             updated = [u.params["ts"] for u in fake.calls_to("chat.update")]
             assert updated == [first.ts, second.ts]
             assert len(posts_in(fake, ch)) == 4

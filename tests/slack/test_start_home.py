@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bot.slack.commands import INVITE
+from bot.slack.starting import INVITE
 from tests.fakes import block_actions_body
-from tests.slack.helpers import ALICE, BOB, TEAM, Bot, action_ids, block_texts, unique, wait_until
+from tests.slack.helpers import ALICE, BOB, TEAM, Bot, action_ids, block_texts, next_question, unique, wait_until
 
 TEAM_B = "T0TEAMB01"
 BETTY = "U0BETTY"
@@ -114,4 +114,4 @@ def test_home_start_button_opens_a_consultation_in_the_app_dm(bot: Bot) -> None:
     assert c is not None and c.started_by == ALICE and c.status == "open"
     # Answers typed in that DM thread work like in a channel.
     assert bot.say(im, root.ts, "a static site", channel_type="im") == 200
-    assert bot.next_post(im, 2).question == "team_size"
+    assert bot.next_post(im, 2).question == next_question({"app_type": "static_site"})

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from bot.slack.actions import NOT_RECORDED
 from bot.slack.commands import BUSY
-from tests.slack.helpers import ALICE, TEAM, Bot, button_for, http_get, now_ts, unique, wait_until
+from tests.slack.helpers import ALICE, TEAM, Bot, button_for, http_get, next_question, now_ts, unique, wait_until
 
 
 @contextmanager
@@ -50,7 +50,7 @@ def test_a_click_while_the_database_is_locked_is_answered_not_recorded_then_work
     body, ctype = bot.click_body(action_id, value, channel=ch, user=ALICE, team=TEAM, message_ts=first.ts,
                                  thread_ts=root.ts, action_ts=now_ts())
     assert bot.post(body, ctype)[0] == 200
-    assert bot.next_post(ch, 2).question == "team_size"
+    assert bot.next_post(ch, 2).question == next_question({"app_type": "web_app"})
     assert [(e.question, e.value) for e in bot.store().log(TEAM, cid)] == [("app_type", "web_app")]
 
 
@@ -69,5 +69,5 @@ def test_a_thread_answer_while_locked_gets_a_500_then_slacks_retry_stores_it_onc
              "channel_type": "channel", "event_ts": ts, "team": TEAM}
     assert bot.event(event, event_id="EvBUSY0001", headers=headers) == 200
     assert bot.event(event, event_id="EvBUSY0001", headers=headers) == 200
-    assert bot.next_post(ch, 2).question == "team_size"
+    assert bot.next_post(ch, 2).question == next_question({"app_type": "web_app"})
     assert [(e.question, e.value) for e in bot.store().log(TEAM, cid)] == [("app_type", "web_app")]

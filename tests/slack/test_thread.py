@@ -6,7 +6,20 @@ from __future__ import annotations
 import json
 import time
 
-from tests.slack.helpers import ALICE, BOB, BOT_USER, CAROL, TEAM, Bot, Post, button_for, now_ts, unique, wait_until
+from tests.slack.helpers import (
+    ALICE,
+    BOB,
+    BOT_USER,
+    CAROL,
+    TEAM,
+    Bot,
+    Post,
+    button_for,
+    next_question,
+    now_ts,
+    unique,
+    wait_until,
+)
 
 
 def sentinel(bot: Bot, channel: str, root: Post, n: int) -> Post:
@@ -33,7 +46,7 @@ def test_why_how_and_back(bot: Bot) -> None:
 
     bot.say(ch, root.ts, "a static site")
     second = bot.next_post(ch, 4)
-    assert second.question == "team_size"
+    assert second.question == next_question({"app_type": "static_site"})
 
     bot.say(ch, root.ts, "How?")
     how = bot.next_post(ch, 5)
@@ -59,7 +72,7 @@ def test_two_people_answer_at_once_and_the_later_answer_wins(bot: Bot) -> None:
     assert bot.say(ch, root.ts, "a web app", user=BOB, ts=bob_ts) == 200
 
     after_alice, after_bob = bot.wait_posts(ch, 4)[2:4]
-    assert after_alice.question == "team_size"
+    assert after_alice.question == next_question({"app_type": "static_site"})
     assert after_bob.text.startswith("The later answer wins: app type is now Web app (it was Static site).")
     assert after_bob.thread_ts == root.ts
 
@@ -79,13 +92,17 @@ def test_actually_we_are_30_people_changes_team_size(bot: Bot) -> None:
     root, first = bot.start(ch, "correction")
     cid = bot.consultation_id(ch, root.ts)
     bot.say(ch, root.ts, "a web app")
-    assert bot.next_post(ch, 2).question == "team_size"
-    bot.say(ch, root.ts, "just 2 of us")
-    third = bot.next_post(ch, 3)
-    assert third.question not in ("app_type", "team_size")
+    second = bot.next_post(ch, 2)
+    assert second.question == next_question({"app_type": "web_app"}) == "team_language"
+    bot.say(ch, root.ts, "just 2 of us")  # the team size, given while the team's language is open
+    assert bot.next_post(ch, 3).text == "Noted: team size = 2."
+    bot.say(ch, root.ts, "mostly python")
+    fourth = bot.next_post(ch, 4)
+    assert fourth.question == next_question({"app_type": "web_app", "team_size": 2, "team_language": "python"})
+    assert fourth.question not in ("app_type", "team_size", "team_language")
 
     bot.say(ch, root.ts, "actually we are 30 people")
-    changed = bot.next_post(ch, 4)
+    changed = bot.next_post(ch, 5)
     assert changed.text.startswith("Changed team size from 2 to 30.")
     st = bot.store().log(TEAM, cid)[-1]
     assert (st.kind, st.question, st.value, st.raw_text) == ("answer", "team_size", 30, "actually we are 30 people")
@@ -97,7 +114,7 @@ def test_answered_question_buttons_become_who_answered(bot: Bot) -> None:
     action_id, _ = button_for(first.params, "web_app")
     assert bot.click(first, action_id, channel=ch, user=BOB) == 200
     second = bot.next_post(ch, 2)
-    assert second.question == "team_size"
+    assert second.question == next_question({"app_type": "web_app"})
     (update,) = bot.updates(ch)
     assert update.params["ts"] == first.ts
     assert update.params["text"] == f"{first.text.splitlines()[-1]}\nanswered by <@{BOB}>: *Web app*"
@@ -113,7 +130,7 @@ def test_stale_click_changes_that_answer_and_a_redelivered_click_records_once(bo
     cid = bot.consultation_id(ch, root.ts)
     bot.say(ch, root.ts, "a static site")
     second = bot.next_post(ch, 2)
-    assert second.question == "team_size"
+    assert second.question == next_question({"app_type": "static_site"})
 
     # A click on the first (already answered) question, delivered twice.
     action_id, value = button_for(first.params, "rest_api")
@@ -141,7 +158,7 @@ def test_a_redelivered_event_is_stored_once(bot: Bot) -> None:
     ts = now_ts()
     event = {"type": "message", "channel": ch, "user": ALICE, "text": "a web app", "ts": ts, "thread_ts": root.ts}
     assert bot.event(event, event_id="Ev0DUPLICATE1") == 200
-    assert bot.next_post(ch, 2).question == "team_size"
+    assert bot.next_post(ch, 2).question == next_question({"app_type": "web_app"})
     assert bot.event(event, event_id="Ev0DUPLICATE1",
                      headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}) == 200
     sentinel(bot, ch, root, 3)
@@ -249,12 +266,12 @@ def test_an_answer_to_another_question_is_noted_without_asking_the_open_one_agai
     cid = bot.consultation_id(ch, root.ts)
     assert bot.say(ch, root.ts, "a web app") == 200
     second = bot.next_post(ch, 2)
-    assert second.question == "team_size"
-    assert bot.say(ch, root.ts, "mostly JS devs") == 200
+    assert second.question == next_question({"app_type": "web_app"}) == "team_language"
+    assert bot.say(ch, root.ts, "about 12 of us") == 200  # not a language, clearly the team's size
     note = bot.next_post(ch, 3)
-    assert note.text == "Noted: team language = JavaScript."
+    assert note.text == "Noted: team size = 12."
     assert note.thread_ts == root.ts and note.question is None
     log = bot.store().log(TEAM, cid)
-    assert [(e.question, e.value) for e in log] == [("app_type", "web_app"), ("team_language", "javascript")]
-    # The open question is still the team size: the next post is the reply to its answer, not a repeat.
+    assert [(e.question, e.value) for e in log] == [("app_type", "web_app"), ("team_size", 12)]
+    # The open question is still the team's language: the next post is the reply to its answer, not a repeat.
     sentinel(bot, ch, root, 4)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tests.slack.helpers import ALICE, TEAM, Bot, now_ts, unique, wait_until
+from tests.slack.helpers import (
+    ALICE,
+    BEFORE_TEAM_SIZE,
+    BEFORE_TEAM_SIZE_ANSWERS,
+    TEAM,
+    Bot,
+    next_question,
+    now_ts,
+    unique,
+    wait_until,
+)
 
 
 def test_side_talk_gets_a_reaction_and_no_public_reply(bot: Bot) -> None:
@@ -15,7 +25,7 @@ def test_side_talk_gets_a_reaction_and_no_public_reply(bot: Bot) -> None:
     assert bot.fake.reactions(ch, ts) == ["speech_balloon"]
     bot.say(ch, root.ts, "a web app")
     nxt = bot.next_post(ch, 2)
-    assert nxt.question == "team_size"  # nothing was posted for the side talk before this question
+    assert nxt.question == next_question({"app_type": "web_app"})  # nothing was posted for the side talk before it
     assert "didn't catch" not in " ".join(p.text for p in bot.posts(ch))
     cid = bot.consultation_id(ch, root.ts)
     assert [e.raw_text for e in bot.store().log(TEAM, cid)] == ["a web app"]
@@ -24,8 +34,12 @@ def test_side_talk_gets_a_reaction_and_no_public_reply(bot: Bot) -> None:
 def test_a_failed_try_at_the_open_question_still_gets_a_reply(bot: Bot) -> None:
     ch = unique("C0TRY")
     root, _ = bot.start(ch, "tries")
-    bot.say(ch, root.ts, "a web app")
-    bot.next_post(ch, 2)
+    cid = bot.consultation_id(ch, root.ts)
+    # The team size is asked last: one line answers everything before it, so that it is the open question.
+    assert next_question(BEFORE_TEAM_SIZE_ANSWERS) == "team_size"
+    bot.say(ch, root.ts, BEFORE_TEAM_SIZE)
+    assert bot.next_post(ch, 2).question == "team_size"
+    assert bot.store().log(TEAM, cid)[-1].value == BEFORE_TEAM_SIZE_ANSWERS
     ts = now_ts()
     bot.say(ch, root.ts, "we're 3 teams", ts=ts)  # a number, but of teams: refused aloud
     reply = bot.next_post(ch, 3)
