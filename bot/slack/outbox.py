@@ -21,6 +21,7 @@ and not in the process that acknowledges Slack's requests (see `commands.jobs`).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import metrics
-from bot.store import Store
+from bot.store import Store, StoreBusy
 
 log = logging.getLogger("framework_advisor.outbox")
 
@@ -95,6 +96,9 @@ class OutboxWorker:
         self._last_sent: dict[str, float] = {}
         self._claim_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        # (row id, ts) of messages posted whose rows could not be marked sent (a busy database).
+        self._unmarked: list[tuple[int, str | None]] = []
+        self._unmarked_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the sender threads."""
@@ -124,6 +128,9 @@ class OutboxWorker:
                 gen = self._gen
             try:
                 sent = self.run_once()
+            except StoreBusy as e:  # another writer holds the database: not a bug, the next pass tries again
+                log.warning("outbox pass waited out: %s", e)
+                sent = 0
             except Exception:  # noqa: BLE001 - the worker must survive anything and try again
                 log.exception("outbox pass failed")
                 sent = 0
@@ -134,6 +141,17 @@ class OutboxWorker:
 
     def run_once(self) -> int:
         """Send what is due now; returns how many rows were handled."""
+        if self._unmarked:
+            # Posted in an earlier pass while the database could not be written: mark them first, so
+            # their leases stop holding their channels (the check before re-posting would find them too).
+            with self._unmarked_lock:
+                pending, self._unmarked = self._unmarked, []
+            try:
+                self.store.outbox_done_many(pending)
+            except BaseException:
+                with self._unmarked_lock:
+                    self._unmarked += pending
+                raise
         # Which channels are busy and what this sender takes are decided together, and a post is
         # booked for its channel at once: otherwise two senders could post to one channel within
         # the same second (one reading the time of the last post before the other records it).
@@ -157,7 +175,12 @@ class OutboxWorker:
                 if done is not None:
                     sent.append(done)
         finally:
-            self.store.outbox_done_many(sent)
+            try:
+                self.store.outbox_done_many(sent)
+            except (StoreBusy, sqlite3.OperationalError) as e:
+                log.warning("%s sent rows not marked yet (%s); marked on the next pass", len(sent), e)
+                with self._unmarked_lock:
+                    self._unmarked += sent
         return len(rows)
 
     # -- one row ----------------------------------------------------------------------------------
