@@ -683,3 +683,23 @@ def test_manifest_scopes_are_the_ones_oauth_requests(path: Path):
     items = _list_items(path.read_text(encoding="utf-8"))
     scope_like = re.compile(r"^[a-z_.]+:[a-z_.]+$|^commands$")
     assert {i for i in items if scope_like.match(i)} == set(BOT_SCOPES)
+
+
+# ---------------------------------------------------------------------------------------------------
+# compose.postgres.yml: replicas on PostgreSQL
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_postgres_compose_runs_replicas_on_one_database():
+    yaml = pytest.importorskip("yaml", reason="PyYAML not installed")
+    data = yaml.safe_load((DEPLOY / "compose.postgres.yml").read_text(encoding="utf-8"))
+    pg, bot = data["services"]["postgres"], data["services"]["framework-advisor"]
+    assert pg["image"].startswith("postgres:15") and "pg_isready" in " ".join(pg["healthcheck"]["test"])
+    assert any(v.endswith(":/var/lib/postgresql/data") and v.split(":")[0] in data["volumes"] for v in pg["volumes"])
+    assert bot["environment"]["FRAMEWORK_ADVISOR_DB"].startswith("postgresql://advisor:${POSTGRES_PASSWORD}@postgres")
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert bot["deploy"]["replicas"] >= 2
+    assert (DEPLOY / bot["build"]["context"] / bot["build"]["dockerfile"]).resolve() == DOCKERFILE.resolve()
+    # the image carries the PostgreSQL driver: built and installed with the postgres extra
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert 'pip wheel --wheel-dir /wheels ".[postgres]"' in text and '"framework-advisor[postgres]"' in text
