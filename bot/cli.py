@@ -383,7 +383,19 @@ def _ask_rationale(service, team: str, user: str, cid: int, framework: str):
     click.echo(f"Why {explain.fw_name(framework)}? One line for the record (Enter records it without a reason):")
     line = _read_line()
     rationale = (line or "").strip()
-    return service.decide(team, cid, user, framework, rationale or "No reason given.")
+    review_on = service.default_review_date()
+    if line is not None:  # an interactive terminal: the review date too (Enter takes the default)
+        for _ in range(3):
+            click.echo(f"Review it on? A date (YYYY-MM-DD), Enter for {review_on}:")
+            typed = (_read_line() or "").strip()
+            if not typed:
+                break
+            problem = service.decision_problems(framework, rationale or "x", typed).get("review_on")
+            if problem is None:
+                review_on = typed
+                break
+            click.echo(problem)
+    return service.decide(team, cid, user, framework, rationale or "No reason given.", review_on=review_on)
 
 
 def _send(service, team: str, user: str, cid: int, text: str, last) -> list:

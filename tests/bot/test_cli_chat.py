@@ -196,7 +196,8 @@ def test_a_consultation_typed_in_plain_sentences_ends_in_a_decision_with_its_rea
     lines = ["startup api",  # the topic
              "we're a small python startup, 3 of us, building a REST API prototype",
              "the api one", "a few weeks", "freedom, no admin, no forms",
-             "let's go with it", "we want to ship the prototype this month"]  # the reason, asked for
+             "let's go with it", "we want to ship the prototype this month",  # the reason, asked for
+             "next week", "2031-05-01"]  # the review date, asked for: not a date, then one
     result = chat(db, stdin="\n".join(lines) + "\n")
     out = result.stdout
     assert result.exit_code == 0, (out, result.stderr)
@@ -205,6 +206,8 @@ def test_a_consultation_typed_in_plain_sentences_ends_in_a_decision_with_its_rea
     assert "Recommendation: Flask" in out
     assert "Why Flask? One line for the record" in out  # a plain-words decision asks why
     assert "Decision 1 recorded: Flask" in out and "Rationale: we want to ship the prototype this month" in out
+    assert "Review it on? A date (YYYY-MM-DD)" in out and "Pick a date." in out
+    assert Store(db).decision("local", 1).review_on == "2031-05-01"
     assert "Question 1 · at most" in out  # the progress line
 
 
