@@ -168,30 +168,47 @@ class Advisor:
         `outcome`, without re-reading every answer for every candidate).
         """
         fired = set(ev.fired)
+        return what_would_change(self.kb, ev.answers, ev.recommendation, self._nearby(ev), self.regions,
+                                 lambda q: self.stability.stable(q, fired, ev.recommendation))
+
+    def pairs(self, ev: Evaluation) -> list[dict]:
+        """When no single change flips the recommendation: the first pairs of changes that do."""
+        fired = set(ev.fired)
+        return pair_changes(self.kb, ev.answers, ev.recommendation, self._nearby(ev), self.regions,
+                            stable=lambda qs: self.stability.stable(qs, fired, ev.recommendation))
+
+    def _nearby(self, ev: Evaluation) -> Callable[[Answers], str | None]:
+        """`outcome` for answer sets that differ from `ev.answers` in a few questions: only the parts
+        those questions belong to are evaluated again, the other parts' firings are the current ones'."""
         own = self._own(self._canonical(ev.answers), core=True)
         # Per part, the score rules its current firings fired; only those decide the recommendation.
         scoring = {i: self._scoring(self._part(i, True, self.parts[i][2], items))
                    for i, items in own.items() if self.parts[i][2]}
-        others: dict[int | None, frozenset[str]] = {}  # part -> the score rules every other part fired
+        others: dict[frozenset, frozenset[str]] = {}  # parts changed -> the score rules every other part fired
 
         def outcome(answers: Answers) -> str | None:
             changed = [q for q, v in answers.items() if q not in ev.answers or ev.answers[q] != v]
-            one = len(changed) == 1 and len(answers) == len(ev.answers) + (changed[0] not in ev.answers)
-            i = self.part_of.get(changed[0]) if one else None
-            ruleset = self.parts[i][2] if i is not None else None
-            if ruleset is None:  # not a single change (or no core rule reads it): the general way
-                return self.outcome(answers)
-            q = changed[0]
-            v = self._region_start(q, answers[q]) if q in self.regions else answers[q]
-            items = tuple(sorted([(k, x) for k, x in own.get(i, ()) if k != q]
-                                 + ([(q, v)] if self._matches(True, q, v) else [])))
-            if i not in others:
-                others[i] = frozenset().union(*(rs for j, rs in scoring.items() if j != i))
-            fired_scores = others[i] | self._scoring(self._part(i, True, ruleset, items)) if items else others[i]
+            same_keys = set(ev.answers) <= set(answers)
+            parts = [self.part_of.get(q) for q in changed]
+            if not changed or not same_keys or any(i is None or self.parts[i][2] is None for i in parts):
+                return self.outcome(answers)  # not a change of known parts: the general way
+            moved = frozenset(parts)
+            if moved not in others:
+                others[moved] = frozenset().union(*(rs for j, rs in scoring.items() if j not in moved))
+            fired_scores = others[moved]
+            for i in moved:
+                mine = {q for q in changed if self.part_of.get(q) == i}
+                items = [(k, x) for k, x in own.get(i, ()) if k not in mine]
+                for q in mine:
+                    v = self._region_start(q, answers[q]) if q in self.regions else answers[q]
+                    if self._matches(True, q, v):
+                        items.append((q, v))
+                if items:
+                    fired_scores = fired_scores | self._scoring(self._part(i, True, self.parts[i][2],
+                                                                           tuple(sorted(items))))
             return self._recommendation(fired_scores)
 
-        return what_would_change(self.kb, ev.answers, ev.recommendation, outcome, self.regions,
-                                 lambda q: self.stability.stable(q, fired, ev.recommendation))
+        return outcome
 
     def _scoring(self, firings: list[Firing]) -> frozenset[str]:
         """The score rules among some firings."""
@@ -227,8 +244,7 @@ class Advisor:
             "done": sel.done,
             "what_would_change": (changes := self.changes(ev) if with_changes else []),
             # Only when no single change flips it: the first pairs of changes that do (how robust it is).
-            "what_would_change_pairs": pair_changes(self.kb, ev.answers, ev.recommendation, self.outcome,
-                                                    self.regions) if with_changes and not changes else [],
+            "what_would_change_pairs": self.pairs(ev) if with_changes and not changes else [],
             "knowledge_version": self.version,
         }
 

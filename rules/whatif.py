@@ -85,10 +85,17 @@ class Stability:
         self.extra = {q: {(fw, sign): [r.weight for r in rs if r.framework == fw and r.weight * sign > 0]  # type: ignore
                           for fw in FRAMEWORKS for sign in (1, -1)} for q, rs in self.by_question.items()}
 
-    def stable(self, question: str, fired: set[str], current: str | None) -> bool:
-        """True when no value of `question` can change the recommendation `current`."""
-        dep_ids = self.dependent_ids.get(question, frozenset())
-        extra = self.extra.get(question, {})
+    def stable(self, question: str | tuple[str, ...], fired: set[str], current: str | None) -> bool:
+        """True when no value of `question` (or no values of several questions together) can change the
+        recommendation `current`."""
+        if isinstance(question, str):
+            dep_ids = self.dependent_ids.get(question, frozenset())
+            extra = self.extra.get(question, {})
+        else:  # the rules depending on any of them, each once (a looser bound would only prune less)
+            dep_ids = frozenset().union(*(self.dependent_ids.get(q, frozenset()) for q in question))
+            extra = {(fw, sign): [self.rules[rid].weight for rid in sorted(dep_ids)
+                                  if self.rules[rid].framework == fw and self.rules[rid].weight * sign > 0]  # type: ignore
+                     for fw in FRAMEWORKS for sign in (1, -1)}
         base: dict[tuple[str, int], list[float]] = {}
         # The rules that do not depend on q, counted as scoring counts them (one claim once).
         kept = counted((rid, r.framework, r.weight, r.claims) for rid in fired  # type: ignore[misc]
@@ -161,11 +168,13 @@ def _integer_change(q: Question, answers: dict, current: str | None, outcome: Ca
 
 def pair_changes(kb: KnowledgeBase, answers: dict[str, str | int], current: str | None,
                  outcome: Callable[[dict[str, str | int]], str | None], regions: dict[str, list[tuple[int, int]]],
-                 limit: int = 3) -> list[dict]:
+                 limit: int = 3, stable: Callable[[tuple[str, str]], bool] = lambda qs: False) -> list[dict]:
     """When no single change flips the recommendation: the first `limit` pairs of changes that do.
 
     Each question is tried at its other values (an integer at the start of each other region), pairs
-    in question order, so a team sees how robust its choice is. At most a few hundred evaluations.
+    in question order, so a team sees how robust its choice is. `stable((q1, q2))`: no values of the
+    two together can change it (the bound of `Stability`), so none of their pairs is evaluated; that
+    leaves a few evaluations where there were hundreds, with the same pairs found in the same order.
     """
     options: list[tuple[str, str | int]] = []
     for q in sorted(kb.questions, key=lambda q: q.id):
@@ -175,9 +184,14 @@ def pair_changes(kb: KnowledgeBase, answers: dict[str, str | int], current: str 
         else:
             options += [(q.id, v) for v in sorted(q.allowed) if answers.get(q.id) != v]  # type: ignore[type-var]
     found: list[dict] = []
+    settled: dict[tuple[str, str], bool] = {}
     for i, (q1, v1) in enumerate(options):
         for q2, v2 in options[i + 1:]:
             if q1 == q2:
+                continue
+            if (q1, q2) not in settled:
+                settled[(q1, q2)] = stable((q1, q2))
+            if settled[(q1, q2)]:
                 continue
             new = outcome({**answers, q1: v1, q2: v2})
             if new != current:
