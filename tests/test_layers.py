@@ -105,3 +105,13 @@ def test_the_cycle_check_finds_a_cycle() -> None:
 def test_only_the_engine_imports_durable_rules() -> None:
     users = sorted(m for m, p in MODULES.items() if any(i.split(".")[0] == "durable" for i in imports(p)))
     assert users == ["rules.engine"]
+
+
+def test_every_package_is_shipped() -> None:
+    # A package missing from pyproject's list builds a wheel (and an image) without it.
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("bot", "rules", "knowledge")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert found - listed == set()

@@ -25,6 +25,7 @@ class ConsultationRecords:
         """A new open consultation, numbered per team."""
         t = now()
         with self.write() as db:
+            self._lock(db, "consultations", team_id)  # MAX() + 1: one numbering writer per team at a time
             number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM consultations WHERE team_id = ?",
                                 [team_id]).fetchone()[0]
             cur = db.execute(
@@ -69,9 +70,11 @@ class ConsultationRecords:
 
     def open_consultations_in(self, team_id: str, channel: str, limit: int = -1) -> list[Consultation]:
         """This team's open consultations in one channel ("terminal"), most recently active first (-1: all)."""
+        # No LIMIT for "all": PostgreSQL refuses SQLite's LIMIT -1.
         rows = self.db.execute(
             f"SELECT {_CONSULTATION_COLUMNS} FROM consultations WHERE team_id = ? AND status = 'open'"
-            " AND channel = ? ORDER BY updated_at DESC, id DESC LIMIT ?", [team_id, channel, limit]).fetchall()
+            " AND channel = ? ORDER BY updated_at DESC, id DESC" + (" LIMIT ?" if limit >= 0 else ""),
+            [team_id, channel, *([limit] if limit >= 0 else [])]).fetchall()
         return [Consultation.model_construct(**dict(zip(_CONSULTATION_FIELDS, r, strict=True))) for r in rows]
 
     def set_status(self, team_id: str, consultation_id: int, status: str) -> None:
@@ -85,7 +88,10 @@ class ConsultationRecords:
         with self.write() as db:
             where = "status = 'open' AND updated_at < ?" + (" AND team_id = ?" if team_id else "")
             params = [older_than] + ([team_id] if team_id else [])
-            ids = [r[0] for r in db.execute(f"SELECT id FROM consultations WHERE {where}", params).fetchall()]
+            # Where writers are concurrent the rows are locked (in id order) as they are read, so none
+            # touched meanwhile is listed as closed without being closed.
+            lock = f" ORDER BY id{self.dialect.for_update}" if self.dialect.for_update else ""
+            ids = [r[0] for r in db.execute(f"SELECT id FROM consultations WHERE {where}{lock}", params).fetchall()]
             db.execute(f"UPDATE consultations SET status = 'closed', updated_at = ? WHERE {where}", [now(), *params])
         closed = []
         for cid in ids:
@@ -101,6 +107,7 @@ class ConsultationRecords:
         t = now()
         try:
             with self.write() as db:
+                self._lock(db, "answers", consultation_id)  # MAX(seq) + 1: one writer per consultation's log
                 if db.execute("SELECT 1 FROM consultations WHERE team_id = ? AND id = ?",
                               [team_id, consultation_id]).fetchone() is None:
                     raise StoreError("no such consultation")

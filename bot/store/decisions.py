@@ -40,6 +40,8 @@ class DecisionRecords:
         t = now()
         makers = _unique(decision_makers or [decided_by])
         with self.write() as db:
+            # Numbering (MAX() + 1), the re-delivery check and supersede: one decision writer per team.
+            self._lock(db, "decisions", team_id)
             if event_id is not None:
                 seen = db.execute("SELECT id FROM decisions WHERE event_id = ?", [event_id]).fetchone()
                 if seen:
@@ -84,6 +86,7 @@ class DecisionRecords:
         the one who accepted it joins its decision-makers. None when it is not (or no longer) proposed."""
         t = now()
         with self.write() as db:
+            self._lock(db, "decisions", team_id)  # its status and supersede are read, then written
             row = db.execute("SELECT id, status, channel, topic, decision_makers FROM decisions"
                              " WHERE team_id = ? AND number = ?", [team_id, number]).fetchone()
             if row is None or row[1] != "proposed":
@@ -100,6 +103,7 @@ class DecisionRecords:
         None when it is not (or no longer) proposed."""
         t = now()
         with self.write() as db:
+            self._lock(db, "decisions", team_id)  # its status is read, then written
             row = db.execute("SELECT id, status, consultation_id FROM decisions WHERE team_id = ? AND number = ?",
                              [team_id, number]).fetchone()
             if row is None or row[1] != "proposed":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from bot.store.common import now
 
 
@@ -33,10 +31,7 @@ class DeliveryRecords:
 
     def event_seen(self, event_id: str, team_id: str | None = None) -> bool:
         """Record a delivery id; True when it had been recorded before (a re-delivery)."""
-        try:
-            with self.write() as db:
-                db.execute("INSERT INTO processed_events (event_id, team_id, created_at) VALUES (?, ?, ?)",
-                           [event_id, team_id, now()])
-            return False
-        except sqlite3.IntegrityError:
-            return True
+        # OR IGNORE rather than catching the duplicate: on PostgreSQL an error would abort the caller's write.
+        with self.write() as db:
+            return db.execute("INSERT OR IGNORE INTO processed_events (event_id, team_id, created_at) VALUES (?, ?, ?)",
+                              [event_id, team_id, now()]).rowcount == 0

@@ -1,4 +1,6 @@
-"""The store's engine: SQLite connections, transactions, migrations, health and backup.
+"""The store's SQLite engine: connections, transactions, migrations, health and backup.
+
+(PostgreSQL's engine, with the same interface, is bot/store/postgres.py.)
 
 - WAL mode, a busy timeout, and `BEGIN IMMEDIATE` for every write transaction, so several
   threads and several processes can share one file without lost updates. Writers first queue on
@@ -37,6 +39,7 @@ from pathlib import Path
 import sqlite_utils
 
 from bot.store.common import StoreBusy, StoreError, default_path
+from bot.store.dialect import SQLITE
 from bot.store.schema import MIGRATIONS
 
 WRITE_WAIT_S = 2.0
@@ -47,6 +50,8 @@ HEALTH_WAIT_S = 0.5
 """How long /healthz waits to prove it could write."""
 MIN_FREE_BYTES = 1 << 20
 """Below this much free space on the database's disk /healthz says unhealthy (a write may need new pages)."""
+POST_INTERVAL_S = 1.0
+"""The outbox's pace on PostgreSQL: at most one chat.postMessage claimed per channel in this many seconds."""
 _POLL_MAX_S = 0.005  # the longest sleep between two tries of the lock file
 
 
@@ -74,11 +79,20 @@ class _Database(sqlite_utils.Database):
 
 
 class Engine:
-    """Connections and transactions of one database file, safe to share between threads."""
+    """Connections and transactions of one database file, safe to share between threads.
 
-    def __init__(self, path: str | os.PathLike | None = None, *, write_wait_s: float = WRITE_WAIT_S):
+    `post_interval_s`: the outbox claim's pace per channel, kept in the database (0, the default
+    here: one sender process paces itself, see bot/slack/outbox.py).
+    """
+
+    dialect = SQLITE
+    migrations = MIGRATIONS
+
+    def __init__(self, path: str | os.PathLike | None = None, *, write_wait_s: float = WRITE_WAIT_S,
+                 post_interval_s: float | None = None):
         self.path = str(path or default_path())
         self.write_wait_s = write_wait_s
+        self.post_interval_s = 0.0 if post_interval_s is None else post_interval_s
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._lock_fd: int | None = None
@@ -216,6 +230,12 @@ class Engine:
                 raise StoreBusy(f"the database {self.path} is busy (another writer holds it): try again") from e
             raise
 
+    def _lock(self, db: sqlite_utils.Database, *key: object) -> None:
+        """Make the writers of one thing (e.g. ("decisions", team)) wait for each other until this write ends.
+
+        Nothing to do on SQLite: BEGIN IMMEDIATE already lets one writer at a time in.
+        """
+
     def _write1(self, sql: str, params: list) -> sqlite3.Cursor:
         """One write statement: its own (autocommit) transaction, or part of the caller's write."""
         if getattr(self._local, "depth", 0):
@@ -277,6 +297,10 @@ class Engine:
                 MIGRATIONS[n](db)
                 db.execute(f"PRAGMA user_version = {n + 1}")
         return len(MIGRATIONS)
+
+    def schema_version(self) -> int:
+        """The database's schema version (0 before the first migration)."""
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def ping(self) -> bool:
         """True when the database answers a read."""

@@ -16,6 +16,7 @@ class PollRecords:
     def create_poll(self, team_id: str, consultation_id: int, created_by: str) -> int:
         """A poll on a consultation (the open one if it has one already); returns its id."""
         with self.write() as db:
+            self._lock(db, "polls", consultation_id)  # checked, then created: one open poll per consultation
             row = db.execute("SELECT id FROM polls WHERE team_id = ? AND consultation_id = ? AND status = 'open'",
                              [team_id, consultation_id]).fetchone()
             if row:

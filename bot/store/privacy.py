@@ -24,24 +24,30 @@ class PrivacyRecords:
             # user. The MADR lists are JSON arrays of ids: the id is replaced with its quotes, so no
             # other id that contains it is touched.
             q, gone = json.dumps(user_id), json.dumps(replacement)
+            has = self.dialect.instr  # instr (SQLite), strpos (PostgreSQL): 0 when absent
             n += db.execute(
                 "UPDATE decisions SET"
-                " decided_by = CASE WHEN decided_by = ?1 THEN ?2 ELSE decided_by END,"
-                " accepted_by = CASE WHEN accepted_by = ?1 THEN ?2 ELSE accepted_by END,"
-                " rejected_by = CASE WHEN rejected_by = ?1 THEN ?2 ELSE rejected_by END,"
-                " decision_makers = replace(decision_makers, ?3, ?4), consulted = replace(consulted, ?3, ?4),"
-                " informed = replace(informed, ?3, ?4)"
-                " WHERE team_id = ?5 AND (decided_by = ?1 OR accepted_by = ?1 OR rejected_by = ?1"
-                " OR instr(decision_makers, ?3) OR instr(consulted, ?3) OR instr(informed, ?3))",
-                [user_id, replacement, q, gone, team_id]).rowcount
+                " decided_by = CASE WHEN decided_by = ? THEN ? ELSE decided_by END,"
+                " accepted_by = CASE WHEN accepted_by = ? THEN ? ELSE accepted_by END,"
+                " rejected_by = CASE WHEN rejected_by = ? THEN ? ELSE rejected_by END,"
+                " decision_makers = replace(decision_makers, ?, ?), consulted = replace(consulted, ?, ?),"
+                " informed = replace(informed, ?, ?)"
+                " WHERE team_id = ? AND (decided_by = ? OR accepted_by = ? OR rejected_by = ?"
+                f" OR {has}(decision_makers, ?) > 0 OR {has}(consulted, ?) > 0 OR {has}(informed, ?) > 0)",
+                [user_id, replacement] * 3 + [q, gone] * 3 + [team_id] + [user_id] * 3 + [q] * 3).rowcount
             n += db.execute("UPDATE reviews SET settled_by = ? WHERE team_id = ? AND settled_by = ?",
                             [replacement, team_id, user_id]).rowcount
             n += db.execute("UPDATE polls SET created_by = ? WHERE team_id = ? AND created_by = ?",
                             [replacement, team_id, user_id]).rowcount
-            n += db.execute("UPDATE OR REPLACE poll_answers SET user_id = ? WHERE user_id = ? AND poll_id IN"
-                            " (SELECT id FROM polls WHERE team_id = ?)", [replacement, user_id, team_id]).rowcount
+            # A poll both answered keeps the forgotten user's answers under the replacement (what
+            # SQLite's UPDATE OR REPLACE did): the replacement's own row goes first.
+            team_polls = "SELECT id FROM polls WHERE team_id = ?"
+            db.execute(f"DELETE FROM poll_answers WHERE user_id = ? AND poll_id IN ({team_polls}) AND poll_id IN"
+                       " (SELECT poll_id FROM poll_answers WHERE user_id = ?)", [replacement, team_id, user_id])
+            n += db.execute(f"UPDATE poll_answers SET user_id = ? WHERE user_id = ? AND poll_id IN ({team_polls})",
+                            [replacement, user_id, team_id]).rowcount
             # Messages kept in the outbox mention people by id ("answered by <@U...>").
             n += db.execute("UPDATE outbox SET payload = replace(payload, ?, ?)"
-                            " WHERE team_id = ? AND instr(payload, ?)",
+                            f" WHERE team_id = ? AND {has}(payload, ?) > 0",
                             [user_id, replacement, team_id, user_id]).rowcount
         return n

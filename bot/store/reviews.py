@@ -5,6 +5,9 @@ from __future__ import annotations
 from bot.models import Review
 from bot.store.common import StoreError, now
 
+# A Slack conversation (C..., D..., G...), not the terminal; SQLite's GLOB '[CDG]*' in SQL both backends know.
+_SLACK_THREAD = "substr(channel, 1, 1) IN ('C', 'D', 'G')"
+
 
 class ReviewRecords:
     """Review reminders of decisions (the store is their source of truth).
@@ -40,12 +43,12 @@ class ReviewRecords:
 
     def reviews_to_schedule(self, now_s: float, horizon_s: float, limit: int = 100) -> list[Review]:
         """Pending reminders of Slack threads due within the horizon (and not about to be due)."""
-        return self._reviews("status = 'pending' AND due_at > ? AND due_at <= ? AND channel GLOB '[CDG]*'",
+        return self._reviews(f"status = 'pending' AND due_at > ? AND due_at <= ? AND {_SLACK_THREAD}",
                              [now_s + 60, now_s + horizon_s, limit], "ORDER BY due_at LIMIT ?")
 
     def reviews_overdue(self, now_s: float, limit: int = 100) -> list[Review]:
         """Reminders of Slack threads whose time has come and that are not known to be in the thread."""
-        return self._reviews("status IN ('pending', 'scheduled') AND due_at <= ? AND channel GLOB '[CDG]*'",
+        return self._reviews(f"status IN ('pending', 'scheduled') AND due_at <= ? AND {_SLACK_THREAD}",
                              [now_s, limit], "ORDER BY due_at LIMIT ?")
 
     def review_update(self, review_id: int, *, expect: tuple[str, ...] | None = None, **fields) -> bool:

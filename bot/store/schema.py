@@ -1,4 +1,7 @@
-"""The schema, versioned: `MIGRATIONS[n]` brings a database from version n to n + 1."""
+"""The SQLite schema, versioned: `MIGRATIONS[n]` brings a database from version n to n + 1.
+
+PostgreSQL has its own list (bot/store/pg_schema.py): a change to the schema adds a step to both.
+"""
 
 from __future__ import annotations
 
@@ -108,4 +111,12 @@ def _v6(db: sqlite_utils.Database) -> None:
         created_at TEXT NOT NULL, PRIMARY KEY (poll_id, user_id))""")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    # The outbox's pace per channel: when its last chat.postMessage was claimed (epoch seconds), so
+    # that several sender processes together post about once per second per channel (used when the
+    # store's `post_interval_s` is set; PostgreSQL's replicas always use it).
+    db.execute("CREATE TABLE channel_pace (channel TEXT PRIMARY KEY, last_post REAL NOT NULL)")
+    db.execute("CREATE INDEX channel_pace_recent ON channel_pace (last_post)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]

@@ -1,6 +1,10 @@
 """The decision lifecycle in the core: proposed, accepted later (superseding, linked both ways), rejected;
 the MADR fields (decision-makers, consulted, informed, review date); the schema migration from v3;
-the status filter; the dialog's validation; `decisions export --all --dir` writing identical bytes."""
+the status filter; the dialog's validation; `decisions export --all --dir` writing identical bytes.
+
+The lifecycle runs on both backends (SQLite and PostgreSQL: tests/store/backends.py); the migrations
+from old SQLite files and the CLI (given a file with --db) on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +21,19 @@ from bot.consultation import Consultations, add_months
 from bot.render import madr
 from bot.store import MIGRATIONS, Store
 from knowledge.models import KnowledgeBase
+from tests.store import backends
 
 TEAM = "T1"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "advisor.db")
+@pytest.fixture(params=backends.BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    s = Store(backends.target(request, request.param, tmp_path))
     yield s
     s.close()
+
+
+sqlite_only = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -130,7 +138,7 @@ def test_a_v3_database_opens_and_its_decisions_gain_the_new_fields(tmp_path: Pat
     db.conn.close()
 
     s = Store(path)
-    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     old, new = s.decision("TA", 1), s.decision("TA", 2)
     assert (old.superseded_by, new.supersedes) == (2, 1)
     assert old.decision_makers == ["U1"] and old.consulted == [] and old.review_on is None
@@ -184,6 +192,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=120)
 
 
+@sqlite_only
 def test_cli_export_all_writes_identical_bytes_twice(tmp_path: Path, svc: Consultations, store: Store) -> None:
     svc.decide(TEAM, _consultation(svc, "t1"), "UA", "django", "batteries")
     svc.decide(TEAM, _consultation(svc, "t2", topic="chat | app"), "UA", "node", "websockets", status="proposed")
@@ -216,6 +225,7 @@ def test_cli_export_all_writes_identical_bytes_twice(tmp_path: Path, svc: Consul
     assert (out / "0002-use-node-js-for-chat-app.md").read_bytes() == snapshot["0002-use-node-js-for-chat-app.md"][0]
 
 
+@sqlite_only
 def test_cli_export_arguments_and_accept(tmp_path: Path, svc: Consultations, store: Store) -> None:
     cid = _consultation(svc, "t1")
     svc.answer(TEAM, cid, "UB", "app_type", "web_app")
