@@ -32,6 +32,9 @@ _CACHE_SIZE = 4096
 _STEPS_SIZE = 1024
 
 
+_MISSING = object()
+
+
 class Advisor:
     """Evaluates answer sets against one knowledge base."""
 
@@ -67,6 +70,7 @@ class Advisor:
         self._steps: OrderedDict[tuple, Selection] = OrderedDict()
         self._weights = {r.id: (r.framework, r.weight) for r in kb.rules if r.kind == "score"}
         self._claims = {r.id: tuple(r.claims) for r in kb.rules if r.kind == "score"}
+        self._by_fired: dict[frozenset[str], str | None] = {}  # fired score rules -> the recommendation
 
     def validate(self, raw: dict) -> Answers:
         """Canonical answers from raw JSON-like data (AnswerError when invalid)."""
@@ -217,9 +221,17 @@ class Advisor:
     def _recommendation(self, fired_scores: frozenset[str]) -> str | None:
         """The recommendation when exactly these score rules fired: what `Evaluation.recommendation`
         computes (the same scoring functions), without building an Evaluation."""
+        # Many candidate changes end in the same fired rules (a value that fires nothing new): cached.
+        found = self._by_fired.get(fired_scores, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         s = self.kb.settings
         ids = counted((rid, *self._weights[rid], self._claims[rid]) for rid in fired_scores)
-        return choose(rank(scores_of(self._weights[rid] for rid in ids)), s.min_confidence, s.min_lead)
+        rec = choose(rank(scores_of(self._weights[rid] for rid in ids)), s.min_confidence, s.min_lead)
+        if len(self._by_fired) > 8192:
+            self._by_fired.clear()
+        self._by_fired[fired_scores] = rec
+        return rec
 
     def recommend(self, answers: Answers, *, with_changes: bool = True,
                   excluded: frozenset[str] | set[str] = frozenset()) -> dict:

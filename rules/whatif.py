@@ -84,6 +84,11 @@ class Stability:
         self.dependent_ids = {q: frozenset(r.id for r in rs) for q, rs in self.by_question.items()}
         self.extra = {q: {(fw, sign): [r.weight for r in rs if r.framework == fw and r.weight * sign > 0]  # type: ignore
                           for fw in FRAMEWORKS for sign in (1, -1)} for q, rs in self.by_question.items()}
+        # (fired rules, the fired ones a change can take away) -> the rules that still count.
+        self._kept: dict[tuple[frozenset, frozenset], frozenset[str]] = {}
+        # the counted rules -> their weights by framework and sign; several questions -> their rules and weights
+        self._bases: dict[frozenset[str], dict[tuple[str, int], list[float]]] = {}
+        self._several: dict[tuple[str, ...], tuple[frozenset[str], dict]] = {}
 
     def stable(self, question: str | tuple[str, ...], fired: set[str], current: str | None) -> bool:
         """True when no value of `question` (or no values of several questions together) can change the
@@ -91,18 +96,34 @@ class Stability:
         if isinstance(question, str):
             dep_ids = self.dependent_ids.get(question, frozenset())
             extra = self.extra.get(question, {})
-        else:  # the rules depending on any of them, each once (a looser bound would only prune less)
-            dep_ids = frozenset().union(*(self.dependent_ids.get(q, frozenset()) for q in question))
-            extra = {(fw, sign): [self.rules[rid].weight for rid in sorted(dep_ids)
-                                  if self.rules[rid].framework == fw and self.rules[rid].weight * sign > 0]  # type: ignore
-                     for fw in FRAMEWORKS for sign in (1, -1)}
-        base: dict[tuple[str, int], list[float]] = {}
-        # The rules that do not depend on q, counted as scoring counts them (one claim once).
-        kept = counted((rid, r.framework, r.weight, r.claims) for rid in fired  # type: ignore[misc]
-                       if (r := self.rules.get(rid)) is not None and rid not in dep_ids)
-        for rid in kept:
-            r = self.rules[rid]
-            base.setdefault((r.framework, 1 if r.weight > 0 else -1), []).append(r.weight)  # type: ignore
+        else:  # the rules depending on any of them, each once; the same for every answer set: kept
+            found = self._several.get(question)
+            if found is None:
+                dep_ids = frozenset().union(*(self.dependent_ids.get(q, frozenset()) for q in question))
+                extra = {(fw, sign): [self.rules[rid].weight for rid in sorted(dep_ids) if self.rules[rid].framework
+                                      == fw and self.rules[rid].weight * sign > 0]  # type: ignore[operator]
+                         for fw in FRAMEWORKS for sign in (1, -1)}
+                found = self._several[question] = (dep_ids, extra)
+            dep_ids, extra = found
+        # The rules that do not depend on q, counted as scoring counts them (one claim once). Many
+        # questions (and pairs) take away the same fired rules (often none): counted once per such set.
+        key = (frozenset(fired), frozenset(dep_ids.intersection(fired)))
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = counted((rid, r.framework, r.weight, r.claims) for rid in fired  # type: ignore[misc]
+                           if (r := self.rules.get(rid)) is not None and rid not in dep_ids)
+            if len(self._kept) > 4096:
+                self._kept.clear()
+            self._kept[key] = kept
+        base = self._bases.get(kept)
+        if base is None:
+            base = {}
+            for rid in kept:
+                r = self.rules[rid]
+                base.setdefault((r.framework, 1 if r.weight > 0 else -1), []).append(r.weight)  # type: ignore
+            if len(self._bases) > 4096:
+                self._bases.clear()
+            self._bases[kept] = base
         lo: dict[str, float] = {}
         hi: dict[str, float] = {}
         for fw in FRAMEWORKS:
