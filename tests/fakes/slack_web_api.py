@@ -276,8 +276,8 @@ class FakeSlackWebAPI:
         """Make the next ``times`` calls to ``method`` meet a fault.
 
         kind: ``"429"`` (HTTP 429, ``Retry-After: retry_after``, ``ratelimited``), ``"500"``, ``"reset"``
-        (the connection is dropped with a TCP RST, no response), ``"slow"`` (answer normally after
-        ``delay`` seconds) or ``"error"`` (HTTP 200 ``{"ok": false, "error": error}``).
+        (the connection is dropped with a TCP RST, no response), ``"slow"`` (carried out at once, the
+        answer sent ``delay`` seconds later) or ``"error"`` (HTTP 200 ``{"ok": false, "error": error}``).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}, not {kind!r}")
@@ -941,14 +941,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         call.response = fake._answer(_Request(method, params, headers, token))
         fake._record(call)
+        if fault is not None and fault.kind == "slow":
+            # As Slack does when it is slow: the work is done (a message stored), the answer comes late.
+            time.sleep(fault.delay)
         self._send_json(200, call.response)
 
     def _apply_fault(self, fault: _Fault, call: Call) -> bool:
         """Act out an injected fault; True when it replaced the normal answer."""
         fake = self.fake
         if fault.kind == "slow":
-            time.sleep(fault.delay)
-            return False
+            return False  # answered normally, late (after the answer is computed)
         if fault.kind == "reset":
             fake._record(call)
             # SO_LINGER 0 makes close() send a RST: the client sees "connection reset by peer".
