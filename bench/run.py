@@ -380,7 +380,9 @@ def child_scale(quick: bool) -> dict:
 # ====================================================================================================
 def _connect(db: str):
     """A read connection to a store's database for the figures: a SQLite file or a PostgreSQL URL."""
-    if db.startswith("postgresql://"):
+    from bot.store import is_postgres_url
+
+    if is_postgres_url(db):
         import psycopg
 
         return psycopg.connect(db, autocommit=True)

@@ -591,7 +591,7 @@ def decisions_review(days: int, confirm_number: int | None, later_number: int | 
                      db: str | None, team: str) -> None:
     """The decisions due for review, with what today's knowledge would advise; --confirm N or --later N."""
     from bot.consultation import Consultations
-    from bot.reviews import Reviews, when
+    from bot.reviews import OPEN, Reviews, when
 
     reviews = Reviews(Consultations(_store(db), _advisor()))
     store = reviews.store
@@ -600,7 +600,7 @@ def decisions_review(days: int, confirm_number: int | None, later_number: int | 
         if confirm_number and later_number:
             _fail("decisions review: --confirm or --later, not both")
         d = store.decision(team, number)
-        open_ = [r for r in store.reviews_of(team, number) if r.status in ("pending", "scheduled", "sent")]
+        open_ = [r for r in store.reviews_of(team, number) if r.status in OPEN]
         if d is None or not open_:
             _fail(f"decisions review: decision {number} has no review waiting; `decisions review` lists them")
         who = user or _login()

@@ -24,6 +24,7 @@ SCHEDULE_HORIZON_S = 119 * 86400
 DELIVERY_GRACE_S = 120
 SNOOZE_DAYS = 7
 IN_FORCE = ("accepted", "proposed")
+OPEN = ("pending", "scheduled", "sent")  # a reminder not yet answered (confirmed, revisited or cancelled)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Reviews:
         """The reminder's decision while it is still in force; None (and the reminder cancelled) otherwise."""
         d = self.store.decision(r.team_id, r.decision_number)
         if d is None or d.status not in IN_FORCE:
-            self.store.review_update(r.id, status="cancelled", expect=("pending", "scheduled", "sent"))
+            self.store.review_update(r.id, status="cancelled", expect=OPEN)
             return None
         return d
 
@@ -90,7 +91,7 @@ class Reviews:
     def confirm(self, r: Review, user: str, today: date | None = None) -> str:
         """"Still right": the confirmation is recorded (MADR Confirmation) and the next review set."""
         if not self.store.review_update(r.id, status="confirmed", settled_by=user, settled_at=_now(),
-                                        expect=("pending", "scheduled", "sent")):
+                                        expect=OPEN):
             return self.settled_text(r)
         today = today or datetime.now(UTC).date()
         months = getattr(self.service.kb.settings, "review_months", 6)
@@ -105,14 +106,14 @@ class Reviews:
         now_s = time.time() if now_s is None else now_s
         due = now_s + days * 86400
         if not self.store.review_update(r.id, status="pending", due_at=due, scheduled_id=None, message_ts=None,
-                                        expect=("pending", "scheduled", "sent")):
+                                        expect=OPEN):
             return self.settled_text(r)
         return f"<@{user}> asked to be reminded later: decision {r.decision_number} comes up again on {when(due)}."
 
     def revisited(self, r: Review, user: str) -> bool:
         """"Revisit": the reminder is settled as revisited (the new consultation is the caller's to open)."""
         return self.store.review_update(r.id, status="revisited", settled_by=user, settled_at=_now(),
-                                        expect=("pending", "scheduled", "sent"))
+                                        expect=OPEN)
 
     def prefill(self, d: Decision) -> dict:
         """The decision's answers that today's questions still take (the rest are asked again)."""

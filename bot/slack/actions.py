@@ -83,7 +83,7 @@ def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str |
     msg_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
     key = f"act:{msg_ts}:{action_id}:{user}:{action.get('action_ts', '')}"
     if action_id == "fa_home_start":
-        return _home_start(ctx, client, team, user, value, key)
+        return _home_start(ctx, team, user, value, key)
     cid = value.get("c")
     c = ctx.store.get_consultation(team, cid) if isinstance(cid, int) else None
     if c is None and home_team and home_team != team and isinstance(cid, int):
@@ -181,7 +181,7 @@ def open_dialog(ctx: SlackContext, client, body: dict, team: str, c, user: str, 
                       c.thread_ts, key)
 
 
-def _home_start(ctx: SlackContext, client, team: str, user: str, value: dict, key: str) -> None:
+def _home_start(ctx: SlackContext, team: str, user: str, value: dict, key: str) -> None:
     """Start a consultation in the user's direct-message channel with the app (the start job, as everywhere)."""
     channel = value.get("ch")
     if not isinstance(channel, str) or not channel:

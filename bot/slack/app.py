@@ -28,7 +28,7 @@ from bot.slack.config import SlackConfig
 from bot.slack.context import SlackContext
 from bot.slack.keepalive import KeepAliveWebClient
 from bot.slack.outbox import OutboxWorker
-from bot.store import Store, StoreBusy
+from bot.store import Store, StoreBusy, is_postgres_url
 
 log = logging.getLogger("framework_advisor.app")
 
@@ -93,10 +93,6 @@ def jobs(ctx: SlackContext) -> dict:
     return {**starting.jobs(ctx), **commands.jobs(ctx), **reviews.jobs(ctx)}
 
 
-def _postgres(store: Store) -> bool:
-    return str(store.path).startswith(("postgresql://", "postgres://"))
-
-
 def _sqlalchemy_engine(url: str):
     """A SQLAlchemy engine on the store's PostgreSQL database, through psycopg 3 (the store's driver)."""
     from sqlalchemy import create_engine
@@ -114,7 +110,7 @@ def installations(cfg: SlackConfig, store: Store) -> InstallationStore | None:
     """
     if cfg.mode != "oauth":
         return None
-    if _postgres(store):
+    if is_postgres_url(store.path):
         from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
         pg = SQLAlchemyInstallationStore(client_id=cfg.client_id, engine=_sqlalchemy_engine(store.path))
@@ -125,7 +121,7 @@ def installations(cfg: SlackConfig, store: Store) -> InstallationStore | None:
 
 def oauth_states(store: Store):
     """Where the OAuth flow keeps its one-time states (10 minutes), beside the installations."""
-    if _postgres(store):
+    if is_postgres_url(store.path):
         from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
         states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=_sqlalchemy_engine(store.path))

@@ -26,6 +26,12 @@ def team_of(body: dict) -> str | None:
     return team or (body.get("event") or {}).get("team")
 
 
+def teams_of(body: dict, home_team: str | None = None) -> set[str]:
+    """The workspaces an interaction may act for: the payload's, the user's own (an org-wide install
+    may send `team: null`), and the installation's (`home_team`, a shared channel's host)."""
+    return {t for t in (team_of(body), (body.get("user") or {}).get("team_id"), home_team) if t}
+
+
 class Waker(Protocol):
     """What the listeners need of the outbox senders: to be told there is something to send."""
 

@@ -17,7 +17,7 @@ from slack_bolt import App
 from bot import metrics
 from bot.consultation import NOT_A_PARTICIPANT
 from bot.render import decide_view
-from bot.slack.context import SlackContext, team_of
+from bot.slack.context import SlackContext, teams_of
 from bot.store import StoreBusy
 
 log = logging.getLogger("framework_advisor.dialogs")
@@ -53,7 +53,7 @@ def submit(ctx: SlackContext, body: dict, view: dict, home_team: str | None = No
     team = meta.get("t")
     # The metadata is ours (Slack returns it untouched), but only for this workspace or the
     # installation's own (a shared channel): never another team's consultation.
-    if not isinstance(team, str) or team not in {team_of(body), (body.get("user") or {}).get("team_id"), home_team}:
+    if not isinstance(team, str) or team not in teams_of(body, home_team):
         return {"rationale": GONE}
     cid = meta.get("c")
     c = ctx.store.get_consultation(team, cid) if isinstance(cid, int) else None

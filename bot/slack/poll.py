@@ -24,7 +24,7 @@ from bot import metrics
 from bot.consultation import NOT_A_PARTICIPANT
 from bot.poll import summarize
 from bot.render import poll_view
-from bot.slack.context import SlackContext, team_of
+from bot.slack.context import SlackContext, teams_of
 from bot.store import StoreBusy
 
 log = logging.getLogger("framework_advisor.poll")
@@ -89,10 +89,6 @@ def register(app: App, ctx: SlackContext) -> None:
             ack()
 
 
-def _team(body: dict, home_team: str | None) -> set[str]:
-    return {t for t in (team_of(body), (body.get("user") or {}).get("team_id"), home_team) if t}
-
-
 def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str | None = None) -> None:
     """Carry out one poll click."""
     user = (body.get("user") or {}).get("id")
@@ -102,7 +98,7 @@ def handle(ctx: SlackContext, body: dict, action: dict, client, home_team: str |
         return
     if not user or not isinstance(value, dict):
         return
-    teams = _team(body, home_team)
+    teams = teams_of(body, home_team)
     aid = action.get("action_id", "")
     msg_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
     key = f"act:{msg_ts}:{aid}:{user}:{action.get('action_ts', '')}"
@@ -162,7 +158,7 @@ def submit(ctx: SlackContext, body: dict, view: dict, home_team: str | None = No
     user = (body.get("user") or {}).get("id")
     team, pid = meta.get("t"), meta.get("p")
     first = f"q_{ctx.kb.questions[0].id}"
-    if not user or team not in _team(body, home_team) or not isinstance(pid, int):
+    if not user or team not in teams_of(body, home_team) or not isinstance(pid, int):
         return {first: GONE}
     poll = ctx.store.poll(team, pid)
     c = ctx.store.get_consultation(team, poll["consultation_id"]) if poll else None

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.models import Decision, Review
 from bot.reviews import DELIVERY_GRACE_S, SCHEDULE_HORIZON_S, Reviews
-from bot.slack.context import SlackContext, team_of
+from bot.slack.context import SlackContext, teams_of
 from bot.slack.outbox import JOB_PREFIX
 from bot.slack.starting import START_JOB
 
@@ -166,7 +166,7 @@ def handle(ctx: SlackContext, reviews: Reviews, body: dict, action: dict, home_t
     except ValueError:
         return
     r = ctx.store.review(value.get("r")) if isinstance(value, dict) and isinstance(value.get("r"), int) else None
-    teams = {t for t in (team_of(body), (body.get("user") or {}).get("team_id"), home_team) if t}
+    teams = teams_of(body, home_team)
     if r is None or not user or r.team_id not in teams:
         return  # not this workspace's reminder: say nothing, reveal nothing
     channel = (body.get("channel") or {}).get("id") or r.channel

@@ -23,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot import logs, metrics
 from bot.slack.context import after_response
 from bot.slack.outbox_process import OutboxProcess
-from bot.store import Store
+from bot.store import Store, is_postgres_url
 
 log = logging.getLogger("framework_advisor.server")
 
@@ -50,7 +50,7 @@ def wsgi_app(store: Store, slack_handler: Callable | None, signing_secret: str |
     logged traceback instead of a 401.
     """
     # Which database and which replica: /healthz and /metrics say so when several replicas share one.
-    database = "postgresql" if str(store.path).startswith(("postgresql://", "postgres://")) else "sqlite"
+    database = "postgresql" if is_postgres_url(store.path) else "sqlite"
     replica = metrics.replica_id()
     slack_paths = {"/slack/events", "/slack/install", "/slack/oauth_redirect"}
     if slack_handler is not None and not signing_secret:

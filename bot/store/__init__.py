@@ -2,27 +2,8 @@
 
 `Store(path)` opens a SQLite file (or ":memory:"); `Store("postgresql://...")` a PostgreSQL
 database, with the same methods and behaviour, for several replicas on one database (see
-bot/store/postgres.py; psycopg is imported only then). What follows is SQLite's engine.
-
-- WAL mode, a busy timeout, and `BEGIN IMMEDIATE` for every write transaction, so several
-  threads and several processes can share one file without lost updates. Writers first queue on
-  a lock (a thread lock, then `flock` on a lock file beside the database), which wakes the next
-  writer as soon as one commits; SQLite's own busy handler polls with sleeps of up to 100 ms.
-  The wait is bounded (`WRITE_WAIT_S`, Slack wants an answer within 3 s): past it a write raises
-  `StoreBusy` instead of queueing behind a stuck writer.
-- A statement that fails on the connection itself (read-only, I/O error, unable to open) drops
-  this thread's connection, so the next use reopens it: SQLite opens a file it cannot write
-  read-only (even with `mode=rw`), and that connection would stay read-only after the fault
-  cleared. Connections are opened `mode=rw`, so a database file removed under a running process
-  is an error, not a new empty database.
-- At start a database from a newer release (user_version > len(MIGRATIONS)) or a corrupt one
-  (PRAGMA quick_check) is refused with one line (`StoreError`).
-  A write inside a write joins it (a savepoint), so a caller can make several writes atomic.
-- Answers are an append-only log with a per-consultation sequence (UNIQUE(consultation, seq)),
-  numbered inside the write transaction; Slack event ids are UNIQUE, so a re-delivered event is
-  recognised durably and stored once.
-- The schema is versioned; `MIGRATIONS[n]` brings a database from version n to n + 1.
-- The database file is created 0600 (in OAuth mode it holds bot tokens).
+bot/store/postgres.py; psycopg is imported only then). How each engine keeps writes safe, bounded
+and idempotent is in bot/store/engine.py (SQLite) and bot/store/postgres.py.
 """
 
 from __future__ import annotations
