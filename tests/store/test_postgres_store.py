@@ -34,17 +34,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def stores(pg_database: str):
-    opened: list[Store] = []
+def target(pg_database: str) -> str:
+    """These tests are PostgreSQL's alone: the contract's `open_store` opens its replicas on it."""
+    return pg_database
 
-    def open_(**kwargs) -> Store:
-        s = Store(pg_database, **kwargs)
-        opened.append(s)
-        return s
 
-    yield open_
-    for s in opened:
-        s.close()
+@pytest.fixture
+def stores(open_store):
+    """Open a Store on the test's PostgreSQL database (another replica), closed at the end."""
+    return open_store
 
 
 @pytest.fixture
