@@ -647,6 +647,14 @@ class _Reader:
                     tuple(clauses[0][m.start:m.end]) not in _ACKNOWLEDGEMENTS
                 if n_tokens > 6 and not lead and not self._on_topic(q, clauses):
                     continue
+                # "yes, an admin for the office managers" while real time is open: the yes goes with
+                # the yes/no question the next clause names, not with the open one ("no, the front
+                # end team uses typescript" names no yes/no question: its "no" stays the open one's).
+                named = specific_clauses.get(m.clause + 1, set()) - {q.id}
+                if lead and m.value == "yes" and not m.negated and m.clause + 1 < len(seg_of) \
+                        and seg_of[m.clause + 1] == seg_of[m.clause] \
+                        and any(self.by_id[n].type == "yes_no" for n in named) and not self._on_topic(q, clauses):
+                    continue  # ("yes, but we also need an admin" keeps its yes: a contrast starts anew)
             if m.clause in strong:
                 values.setdefault(q.id, []).append(("\0hedge", seg_of[m.clause], False))
                 continue

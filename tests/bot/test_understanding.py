@@ -91,6 +91,11 @@ def test_sounds_good_before_a_recommendation_is_no_decision() -> None:
     ("serverless", "serveless", {"serverless": "yes"}),
     ("duration", "a decade", {"duration": "long"}),
     (None, "we also need lots of forms", {"needs_forms": "yes"}),
+    # a leading yes goes with the yes/no question the next clause names, not with the open one...
+    ("realtime", "yes, an admin for the office managers", {"needs_admin": "yes"}),
+    # ...but stays the open question's after a contrast, and a no stays the open question's
+    ("realtime", "yes, but we also need an admin", {"realtime": "yes", "needs_admin": "yes"}),
+    ("realtime", "no, but we need forms", {"realtime": "no", "needs_forms": "yes"}),
 ])
 def test_what_a_line_states_is_stored(open_q: str | None, text: str, expected: dict) -> None:
     assert read(text, open_q, open_q is None).answers == expected
